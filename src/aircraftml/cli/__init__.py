@@ -1,0 +1,22 @@
+"""The ``aircraftml`` command line: one module per command group."""
+
+from __future__ import annotations
+
+import click
+
+from aircraftml import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="aircraftml")
+def main() -> None:
+    """Find every aircraft in a photo, name its type, and answer mentions on X."""
+
+
+def _register() -> None:
+    from aircraftml.cli import classify
+
+    main.add_command(classify.classify)
+
+
+_register()

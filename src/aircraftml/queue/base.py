@@ -1,0 +1,78 @@
+"""The request queue contract: durable, at-least-once, with a dead-letter queue.
+
+A message is received with a visibility timeout; until it is acked, retried or
+dead-lettered it is invisible to other consumers, and when the timeout passes it comes back
+with its receive count raised. A message received more than ``max_receives`` times moves
+to the dead-letter queue with the last error kept as its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received message. ``receipt`` identifies this one delivery of it."""
+
+    id: str
+    body: str
+    receive_count: int
+    receipt: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    body: str
+    receive_count: int
+    reason: str
+    dead_at_epoch_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    ready: int
+    in_flight: int
+    delayed: int
+    dead: int
+
+
+class RequestQueue(Protocol):
+    def send(self, bodies: Sequence[str], delay_s: float = 0.0) -> list[str]:
+        """Store the bodies durably; when this returns they survive a crash. Returns ids."""
+        ...
+
+    def receive(
+        self, max_messages: int = 1, wait_s: float = 0.0, visibility_timeout_s: float = 30.0
+    ) -> list[Message]:
+        """Take up to ``max_messages`` visible messages, waiting up to ``wait_s`` for one."""
+        ...
+
+    def ack(self, message: Message) -> None:
+        """The message is done: delete it."""
+        ...
+
+    def retry(self, message: Message, delay_s: float, reason: str) -> None:
+        """Make the message visible again after ``delay_s``, remembering why it failed."""
+        ...
+
+    def extend(self, message: Message, visibility_timeout_s: float) -> None:
+        """Keep a slow message invisible for ``visibility_timeout_s`` more seconds."""
+        ...
+
+    def dead_letter(self, message: Message, reason: str) -> None:
+        """Move the message to the dead-letter queue now, keeping ``reason``."""
+        ...
+
+    def stats(self) -> QueueStats: ...
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def redrive(self, ids: Sequence[str] | None = None) -> int:
+        """Move dead letters (all, or those with ``ids``) back to the queue; returns how many."""
+        ...
+
+    def close(self) -> None: ...
