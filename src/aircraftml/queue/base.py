@@ -4,6 +4,11 @@ A message is received with a visibility timeout; until it is acked, retried or
 dead-lettered it is invisible to other consumers, and when the timeout passes it comes back
 with its receive count raised. A message received more than ``max_receives`` times moves
 to the dead-letter queue with the last error kept as its reason.
+
+Each delivery gets a new ``receipt``. ``ack``, ``retry``, ``extend`` and ``dead_letter``
+act only while the message's receipt is still the one given: once its visibility timeout
+has passed and another consumer has received it, the stale receipt makes them a no-op
+(logged), so a slow worker can never delete or re-time a delivery it no longer owns.
 """
 
 from __future__ import annotations
@@ -76,3 +81,12 @@ class RequestQueue(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def give_up_reason(receive_count: int, last_error: str | None) -> str:
+    """The dead-letter reason of a message that used up its ``max_receives`` tries.
+
+    Every backend words it the same way, so operators can grep for it.
+    """
+    why = last_error if last_error else "no error recorded (its visibility timeout expired)"
+    return f"gave up after {receive_count} tries: {why}"
