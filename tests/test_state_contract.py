@@ -1,0 +1,174 @@
+"""The StateStore contract, run against every backend.
+
+To add a backend, add its name to ``BACKENDS`` and a branch in ``make_store``; calling
+``make_store`` twice in one test must give two handles on the same store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from aircraftml.state.base import Claim, ClaimStatus, StateStore, once_per_window
+from aircraftml.state.memory import MemoryStateStore
+from aircraftml.state.sqlite import SqliteStateStore
+
+BACKENDS = ["memory", "sqlite"]
+
+FRESH = Claim(ClaimStatus.FRESH)
+IN_PROGRESS = Claim(ClaimStatus.IN_PROGRESS)
+
+
+class FakeClock:
+    def __init__(self, start_s: float = 1_700_000_000.0) -> None:
+        self.now_s = start_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[Callable[[], StateStore]]:
+    opened: list[StateStore] = []
+    memory = MemoryStateStore(clock=clock)
+
+    def _open() -> StateStore:
+        store: StateStore
+        if request.param == "memory":
+            store = memory
+        elif request.param == "sqlite":
+            store = SqliteStateStore(tmp_path / "state.sqlite3", clock=clock)
+        else:
+            raise AssertionError(request.param)
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: Callable[[], StateStore]) -> StateStore:
+    return make_store()
+
+
+def test_first_claim_is_fresh_and_the_next_is_in_progress(store: StateStore) -> None:
+    assert store.claim("x:reply:1", ttl_s=60) == FRESH
+    assert store.claim("x:reply:1", ttl_s=60) == IN_PROGRESS
+    assert store.claim("x:reply:2", ttl_s=60) == FRESH
+
+
+def test_completed_key_is_done_with_its_result_for_good(
+    store: StateStore, clock: FakeClock
+) -> None:
+    # Given a key claimed and completed with the reply's id
+    store.claim("k", ttl_s=60)
+    store.complete("k", "reply-123")
+    # When it is claimed again, even a year later
+    clock.advance(365 * 86400)
+    claim = store.claim("k", ttl_s=60)
+    # Then it is done, with the result
+    assert claim == Claim(ClaimStatus.DONE, "reply-123")
+
+
+def test_expired_in_progress_claim_can_be_claimed_again(
+    store: StateStore, clock: FakeClock
+) -> None:
+    # Given a claim by a worker that crashed
+    store.claim("k", ttl_s=30)
+    # When its ttl has not passed it is in progress; once it has, the key is fresh again
+    clock.advance(29)
+    assert store.claim("k", ttl_s=30) == IN_PROGRESS
+    clock.advance(1)
+    assert store.claim("k", ttl_s=30) == FRESH
+    # And the new claim has its own ttl
+    clock.advance(29)
+    assert store.claim("k", ttl_s=30) == IN_PROGRESS
+
+
+def test_release_frees_the_key_at_once(store: StateStore) -> None:
+    store.claim("k", ttl_s=60)
+    store.release("k")
+    assert store.claim("k", ttl_s=60) == FRESH
+
+
+def test_release_does_not_undo_a_completed_key(store: StateStore) -> None:
+    store.claim("k", ttl_s=60)
+    store.complete("k", "done")
+    store.release("k")
+    assert store.claim("k", ttl_s=60) == Claim(ClaimStatus.DONE, "done")
+
+
+def test_done_with_keep_s_expires(store: StateStore, clock: FakeClock) -> None:
+    # Given a key completed to be kept for an hour
+    store.claim("help:u1", ttl_s=60)
+    store.complete("help:u1", "sent", keep_s=3600)
+    # Then it is done for the hour, fresh after it
+    clock.advance(3599)
+    assert store.claim("help:u1", ttl_s=60) == Claim(ClaimStatus.DONE, "sent")
+    clock.advance(1)
+    assert store.claim("help:u1", ttl_s=60) == FRESH
+
+
+def test_once_per_window(store: StateStore, clock: FakeClock) -> None:
+    # Given a user asking for help three times in an hour, then again after it
+    answers = [once_per_window(store, "help:u1", window_s=3600)]
+    clock.advance(1800)
+    answers.append(once_per_window(store, "help:u1", window_s=3600))
+    answers.append(once_per_window(store, "help:u2", window_s=3600))
+    clock.advance(1800)
+    answers.append(once_per_window(store, "help:u1", window_s=3600))
+    # Then only the first in each window, per user, is answered
+    assert answers == [True, False, True, True]
+
+
+def test_purge_expired_forgets_only_expired_keys(
+    make_store: Callable[[], StateStore], clock: FakeClock
+) -> None:
+    store = make_store()
+    assert isinstance(store, MemoryStateStore | SqliteStateStore)
+    store.claim("stale", ttl_s=10)
+    store.claim("alive", ttl_s=100)
+    store.complete("forever", "r")
+    clock.advance(50)
+    assert store.purge_expired() == 1
+    assert store.claim("alive", ttl_s=10) == IN_PROGRESS
+    assert store.claim("forever", ttl_s=10) == Claim(ClaimStatus.DONE, "r")
+
+
+def test_concurrent_claims_from_threads_give_exactly_one_fresh(
+    make_store: Callable[[], StateStore],
+) -> None:
+    # Given eight threads, each with its own handle, claiming one key at the same moment
+    stores = [make_store() for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    results: list[Claim] = []
+    lock = threading.Lock()
+
+    def claim(store: StateStore) -> None:
+        barrier.wait()
+        claim = store.claim("k", ttl_s=60)
+        with lock:
+            results.append(claim)
+
+    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then exactly one owns it
+    assert sorted(c.status.value for c in results) == ["fresh"] + ["in_progress"] * 7
