@@ -8,6 +8,7 @@ handles on the same queue (two connections, two processes' worth of view).
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,8 @@ from aircraftml.queue.base import QueueStats, RequestQueue
 from aircraftml.queue.memory import MemoryQueue
 from aircraftml.queue.sqlite import SqliteQueue
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "sqs"]
+REAL_TIME_BACKENDS = {"sqs": "SQS keeps its own time; tests/test_sqs_queue.py runs these live"}
 
 MakeQueue = Callable[..., RequestQueue]
 
@@ -46,6 +48,11 @@ def clock() -> FakeClock:
 def make_queue(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> Iterator[MakeQueue]:
+    if (
+        request.param in REAL_TIME_BACKENDS
+        and "clock" in inspect.signature(request.function).parameters
+    ):
+        pytest.skip(REAL_TIME_BACKENDS[request.param])
     opened: list[RequestQueue] = []
     shared: dict[str, RequestQueue] = {}
 
@@ -55,6 +62,17 @@ def make_queue(
             queue = shared.setdefault("q", MemoryQueue(max_receives=max_receives, clock=clock))
         elif request.param == "sqlite":
             queue = SqliteQueue(tmp_path / "q.sqlite3", max_receives=max_receives, clock=clock)
+        elif request.param == "sqs":
+            from aircraftml.queue.sqs import SqsQueue
+
+            client = request.getfixturevalue("make_aws_client")("sqs")
+            queue = SqsQueue.create(
+                f"contract-{tmp_path.name}",
+                max_receives=max_receives,
+                client=client,
+                drain_wait_s=0,
+                owns_client=True,
+            )
         else:
             raise AssertionError(request.param)
         opened.append(queue)
@@ -92,6 +110,15 @@ def test_batch_send_keeps_order_and_receive_takes_up_to_max(queue: RequestQueue)
     assert [m.id for m in first + rest] == ids
     assert [m.body for m in first + rest] == [f"m{i}" for i in range(5)]
     assert len({m.receipt for m in first + rest}) == 5
+
+
+def test_large_batches_are_sent_and_received_whole(queue: RequestQueue) -> None:
+    # Given 1,200 messages sent in one batch
+    ids = queue.send([str(i) for i in range(1200)])
+    # When a consumer asks for up to 5,000
+    messages = queue.receive(max_messages=5000)
+    # Then it gets all of them, in order
+    assert [m.id for m in messages] == ids
 
 
 def test_empty_send_and_empty_receive(queue: RequestQueue) -> None:

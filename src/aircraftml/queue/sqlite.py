@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_dead_at ON dead_letters (dead_at_s)
 """
 
+_MAX_IDS_PER_STATEMENT = 500  # well under SQLite's limit on bound parameters
+
 _REDRIVE_SQL = """
 INSERT INTO messages (id, body, sent_at_s, visible_at_s)
 SELECT id, body, sent_at_s, ? FROM dead_letters
@@ -225,17 +227,18 @@ class SqliteQueue:
         taken: list[Message] = []
         with self._db.write() as conn:
             while len(taken) < max_messages:
+                chunk = min(max_messages - len(taken), _MAX_IDS_PER_STATEMENT)
                 candidates = conn.execute(
                     "SELECT id, receive_count, last_error FROM messages "
                     "WHERE visible_at_s <= ? ORDER BY visible_at_s LIMIT ?",
-                    (now, max_messages - len(taken)),
+                    (now, chunk),
                 ).fetchall()
                 spent = [c for c in candidates if c[1] >= self._max_receives]
                 for message_id, receive_count, last_error in spent:
                     _bury(conn, message_id, give_up_reason(receive_count, last_error), now)
                 fresh_ids = [c[0] for c in candidates if c[1] < self._max_receives]
                 taken += _claim(conn, fresh_ids, now + visibility_timeout_s)
-                if not spent:
+                if len(candidates) < chunk:
                     break
         return taken
 
