@@ -15,8 +15,10 @@ def main() -> None:
 
 def _register() -> None:
     from aircraftml.cli import classify
+    from aircraftml.cli import queue as queue_cli
 
     main.add_command(classify.classify)
+    main.add_command(queue_cli.queue)
 
 
 _register()

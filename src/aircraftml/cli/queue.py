@@ -1,0 +1,104 @@
+"""``aircraftml queue``: look into the request queue and redrive its dead letters.
+
+    aircraftml queue stats
+    aircraftml queue dead-letters [--limit N] [--json]
+    aircraftml queue redrive [ID ...]          (every dead letter when no ID is given)
+
+``--queue`` (or ``AIRCRAFTML_QUEUE_PATH``) is a queue file, or a URL that ``open_queue``
+knows (``sqlite:///path``, ``sqs://...``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from aircraftml.errors import AircraftMLError
+from aircraftml.queue import RequestQueue, open_queue
+from aircraftml.queue.sqlite import SqliteQueue
+
+DEFAULT_QUEUE_PATH = "./var/queue.sqlite3"
+
+
+@click.group()
+@click.option(
+    "--queue",
+    "location",
+    envvar="AIRCRAFTML_QUEUE_PATH",
+    default=DEFAULT_QUEUE_PATH,
+    show_default=True,
+    help="The queue file, or a queue URL (env: AIRCRAFTML_QUEUE_PATH).",
+)
+@click.pass_context
+def queue(ctx: click.Context, location: str) -> None:
+    """Look into the request queue and redrive its dead letters."""
+    ctx.obj = location
+
+
+@queue.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """How many messages are ready, in flight, delayed and dead."""
+    counts = dataclasses.asdict(_open(ctx).stats())
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    for name, count in counts.items():
+        click.echo(f"{name.replace('_', ' '):<10}{count:>8}")
+
+
+@queue.command("dead-letters")
+@click.option("--limit", default=100, show_default=True, help="List at most this many.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def dead_letters(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """The dead letters, oldest first: id, receive count, when, and why."""
+    letters = _open(ctx).dead_letters(limit=limit)
+    for letter in letters:
+        when = datetime.fromtimestamp(letter.dead_at_epoch_s, UTC).isoformat(timespec="seconds")
+        if as_json:
+            record = {
+                "id": letter.id,
+                "receive_count": letter.receive_count,
+                "dead_at": when,
+                "reason": letter.reason,
+                "body": letter.body,
+            }
+            click.echo(json.dumps(record))
+        else:
+            click.echo(f"{letter.id}  {letter.receive_count:>3}  {when}  {letter.reason}")
+    if not as_json:
+        click.echo(f"{len(letters)} dead letter(s) listed", err=True)
+
+
+@queue.command()
+@click.argument("ids", nargs=-1)
+@click.pass_context
+def redrive(ctx: click.Context, ids: tuple[str, ...]) -> None:
+    """Move dead letters back to the queue (all of them when no ID is given)."""
+    moved = _open(ctx).redrive(list(ids) if ids else None)
+    click.echo(f"redrove {moved} message(s)")
+    if ids and moved < len(set(ids)):
+        raise click.ClickException(f"{len(set(ids)) - moved} id(s) were not dead letters")
+
+
+def _open(ctx: click.Context) -> RequestQueue:
+    location: str = ctx.obj
+    try:
+        if "://" in location:
+            opened = open_queue(location)
+        elif Path(location).is_file():
+            opened = SqliteQueue(Path(location))
+        else:
+            raise click.ClickException(
+                f"no queue file at {location} (set --queue or AIRCRAFTML_QUEUE_PATH)"
+            )
+    except AircraftMLError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx.call_on_close(opened.close)
+    return opened
