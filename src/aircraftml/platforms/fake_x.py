@@ -1,0 +1,635 @@
+"""A faithful local fake of the X API, for tests and demos; the real XClient talks to it.
+
+Same endpoints, same signatures, same errors (as far as ``shared/reference/x-api.md`` and
+X's docs tell): ``POST /2/tweets``, ``POST /2/media/upload`` (one request or
+``initialize``/``append``/``finalize``), ``POST /2/media/metadata``, ``GET /2/tweets/:id``
+with media expansions, photo hosting at ``GET /media/<key>.jpg``; OAuth 1.0a and bearer
+checks; ``x-rate-limit-*`` headers and 429; signed webhook deliveries with X's retry
+schedule and the CRC check on registration. Differences from X: webhooks and media may
+be plain http (loopback), and the admin API under ``/_fake`` has no auth.
+
+Python API (tests and demo)::
+
+    fake = FakeX(FakeXConfig(retry_delays_s=(0.05, 0.1)))
+    with FakeXServer(fake, port=0) as server:          # uvicorn on a loopback thread
+        fake.register_webhook("http://127.0.0.1:9000/webhooks/x")
+        fake.mention("alice", "@aircraftml what is this?", photos=[jpeg_bytes])
+        fake.inject_fault("/2/tweets", "503", count=2)
+        fake.replies                                    # what the bot posted
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hmac
+import itertools
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from aircraftml.platforms.fake_x_model import (
+    MENTION_PATTERN,
+    FakeMedia,
+    FakePost,
+    FakeReply,
+    FakeUser,
+    account_activity_envelope,
+    sniff_image_mime,
+    v1_tweet,
+    x_activity_envelope,
+)
+from aircraftml.platforms.x_auth import oauth1_signature, parse_oauth_header
+from aircraftml.platforms.x_webhook import SIGNATURE_HEADER, sign_body
+
+logger = logging.getLogger(__name__)
+
+DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+NOT_SUMMONED_DETAIL = (
+    "Reply to this post is not allowed because you have not been mentioned or otherwise "
+    "engaged by the author of the post you are replying to."
+)
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_ALT_TEXT_CHARS = 1000
+MEDIA_EXPIRES_AFTER_S = 86400
+FaultKind = Literal["429", "500", "503", "slow", "drop"]
+Envelope = Literal["account_activity", "x_activity"]
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+# Rate-limit windows per route: (header prefix, requests, window in seconds).
+DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
+    "POST /2/tweets": (("x-rate-limit", 100, 900.0), ("x-app-limit-24hour", 10_000, 86400.0)),
+    "POST /2/media/upload": (("x-rate-limit", 500, 900.0),),
+    "POST /2/media/metadata": (("x-rate-limit", 500, 900.0),),
+    "GET /2/tweets/:id": (("x-rate-limit", 900, 900.0),),
+}
+
+__all__ = [
+    "DUPLICATE_DETAIL",
+    "DeliveryResult",
+    "FakeMedia",
+    "FakePost",
+    "FakeReply",
+    "FakeX",
+    "FakeXConfig",
+    "FakeXServer",
+    "WebhookRegistrationError",
+]
+
+
+class WebhookRegistrationError(RuntimeError):
+    """The webhook failed X's challenge-response check; it is not registered."""
+
+
+@dataclass(frozen=True, slots=True)
+class FakeXConfig:
+    """Credentials the fake accepts, the bot's account, and timings (scale down in tests)."""
+
+    consumer_key: str = "fake-consumer-key"
+    consumer_secret: str = "fake-consumer-secret"
+    access_token: str = "1000-fake-access-token"
+    access_token_secret: str = "fake-access-token-secret"
+    bearer_tokens: tuple[str, ...] = ("fake-user-bearer-token",)
+    bot_user_id: str = "1000"
+    bot_handle: str = "aircraftml"
+    public_base_url: str = "http://127.0.0.1:8081"
+    delivery_timeout_s: float = 3.0
+    retry_delays_s: tuple[float, ...] = (3.0, 33.0, 300.0)
+    crc_timeout_s: float = 10.0
+    max_clock_skew_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    status: int | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What happened to one webhook delivery: every attempt, and whether one got 200."""
+
+    post_id: str | None
+    payload: dict[str, Any]
+    attempts: tuple[DeliveryAttempt, ...]
+
+    @property
+    def delivered(self) -> bool:
+        return any(a.status == 200 for a in self.attempts)
+
+
+@dataclass(slots=True)
+class _Fault:
+    pattern: str
+    kind: FaultKind
+    remaining: int
+    delay_s: float
+    reset_after_s: float
+    method: str | None
+
+
+@dataclass(slots=True)
+class _Window:
+    limit: int
+    window_s: float
+    started_epoch_s: float = 0.0
+    used: int = 0
+
+
+@dataclass(slots=True)
+class _State:
+    users: dict[str, FakeUser] = field(default_factory=dict)  # by lower-case handle
+    posts: dict[str, FakePost] = field(default_factory=dict)
+    media: dict[str, FakeMedia] = field(default_factory=dict)
+    replies: list[FakeReply] = field(default_factory=list)
+    deliveries: list[DeliveryResult] = field(default_factory=list)
+    request_log: list[tuple[str, str, int]] = field(default_factory=list)
+    faults: list[_Fault] = field(default_factory=list)
+    windows: dict[tuple[str, str, str], _Window] = field(default_factory=dict)
+    nonces: set[tuple[str, str]] = field(default_factory=set)
+    webhook_url: str | None = None
+
+
+class XProblem(Exception):
+    """An X error answer, raised inside a route and rendered by ``_api``."""
+
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def invalid_request(message: str) -> XProblem:
+    return XProblem(
+        400,
+        {
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+            "errors": [{"message": message}],
+        },
+    )
+
+
+def forbidden(detail: str) -> XProblem:
+    return XProblem(
+        403, {"title": "Forbidden", "type": "about:blank", "status": 403, "detail": detail}
+    )
+
+
+UNAUTHORIZED = XProblem(
+    401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+)
+
+
+class FakeX:
+    """The fake's state, its Starlette ``app``, and the Python API for tests and demos."""
+
+    def __init__(
+        self, config: FakeXConfig | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config or FakeXConfig()
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._state = _State()
+        self._ids = itertools.count(1_900_000_000_000_000_001)
+        self._user_ids = itertools.count(2001)
+        self._rate_limits = dict(DEFAULT_RATE_LIMITS)
+        bot = FakeUser(self.config.bot_user_id, self.config.bot_handle)
+        self._state.users[bot.handle.lower()] = bot
+        self.app = _FaultMiddleware(self, self._build_app())
+
+    # --- Python API -------------------------------------------------------------------
+
+    def set_public_base_url(self, url: str) -> None:
+        """Where clients reach the fake (photo URLs are built from it)."""
+        self.config = replace(self.config, public_base_url=url.rstrip("/"))
+
+    @property
+    def media_url_template(self) -> str:
+        return self.config.public_base_url + "/media/{key}.jpg"
+
+    def user(self, handle: str) -> FakeUser:
+        """The user with this handle, created on first use."""
+        with self._lock:
+            key = handle.lstrip("@").lower()
+            if key not in self._state.users:
+                self._state.users[key] = FakeUser(str(next(self._user_ids)), handle.lstrip("@"))
+            return self._state.users[key]
+
+    def create_post(
+        self,
+        author_handle: str,
+        text: str,
+        photos: Sequence[bytes] = (),
+        in_reply_to: str | None = None,
+    ) -> str:
+        """A post by a user (no delivery), e.g. the photo a later mention replies to."""
+        if len(photos) > 4:
+            raise ValueError("a post has at most 4 photos")
+        author = self.user(author_handle)
+        with self._lock:
+            if in_reply_to is not None and in_reply_to not in self._state.posts:
+                raise KeyError(f"no post {in_reply_to}")
+            media_ids = tuple(self._store_photo(author.id, data) for data in photos)
+            post = FakePost(self.next_id(), author.id, text, media_ids, in_reply_to)
+            self._state.posts[post.id] = post
+        return post.id
+
+    def mention(
+        self,
+        author_handle: str,
+        text: str,
+        photos: Sequence[bytes] = (),
+        in_reply_to: str | None = None,
+        envelope: Envelope = "account_activity",
+    ) -> DeliveryResult:
+        """Create a post mentioning the bot and deliver it to the webhook (with retries).
+
+        ``@<bot>`` is put in front of ``text`` when the text does not mention the bot.
+        """
+        handle = self.config.bot_handle.lower()
+        if handle not in {m.lower() for m in MENTION_PATTERN.findall(text)}:
+            text = f"@{self.config.bot_handle} {text}"
+        post_id = self.create_post(author_handle, text, photos, in_reply_to)
+        return self.deliver(self.event_for(post_id, envelope), post_id=post_id)
+
+    def event_for(self, post_id: str, envelope: Envelope = "account_activity") -> dict[str, Any]:
+        """The webhook payload X would send for this post."""
+        with self._lock:
+            post = self._state.posts[post_id]
+            author = self.user_by_id(post.author_id)
+            if envelope == "x_activity":
+                return x_activity_envelope(self.config.bot_user_id, post, author)
+            tweet = v1_tweet(post, author, dict(self._state.users), self.media_url_template)
+            return account_activity_envelope(self.config.bot_user_id, tweet)
+
+    def deliver(self, payload: dict[str, Any], post_id: str | None = None) -> DeliveryResult:
+        """POST a signed event to the registered webhook, retrying on X's schedule."""
+        url = self._state.webhook_url
+        if url is None:
+            raise RuntimeError("no webhook registered: call register_webhook(url) first")
+        raw = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: sign_body(raw, self.config.consumer_secret),
+        }
+        attempts = []
+        delays = (0.0, *self.config.retry_delays_s)
+        with httpx.Client(timeout=self.config.delivery_timeout_s) as http:
+            for delay_s in delays:
+                time.sleep(delay_s)
+                attempt = _attempt(http, url, raw, headers)
+                attempts.append(attempt)
+                if attempt.status == 200:
+                    break
+        result = DeliveryResult(post_id, payload, tuple(attempts))
+        if not result.delivered:
+            logger.warning("fake x: delivery dropped after %d attempts", len(attempts))
+        with self._lock:
+            self._state.deliveries.append(result)
+        return result
+
+    def register_webhook(self, url: str) -> None:
+        """Run the CRC check against ``url``; register it only when the answer is right."""
+        token = secrets.token_urlsafe(32)
+        expected = sign_body(token.encode(), self.config.consumer_secret)
+        try:
+            response = httpx.get(
+                url,
+                params={"crc_token": token},
+                timeout=self.config.crc_timeout_s,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as exc:
+            raise WebhookRegistrationError(f"CRC request to {url} failed: {exc}") from exc
+        _check_crc_answer(response, expected)
+        with self._lock:
+            self._state.webhook_url = url
+        logger.info("fake x: webhook registered at %s", url)
+
+    def inject_fault(
+        self,
+        path: str,
+        kind: FaultKind,
+        count: int = 1,
+        *,
+        delay_s: float = 0.0,
+        reset_after_s: float = 60.0,
+        method: str | None = None,
+    ) -> None:
+        """Make the next ``count`` requests whose path matches ``path`` (a glob) fail.
+
+        Kinds: ``"429"`` (with ``x-rate-limit-reset`` = now + ``reset_after_s``), ``"500"``,
+        ``"503"``, ``"slow"`` (answer normally after ``delay_s``), ``"drop"`` (close the
+        connection in the middle of the answer).
+        """
+        fault = _Fault(path, kind, count, delay_s, reset_after_s, method)
+        with self._lock:
+            self._state.faults.append(fault)
+
+    def set_rate_limit(self, route: str, limit: int, window_s: float = 900.0) -> None:
+        """Change a route's 15-minute window, e.g. ``set_rate_limit("POST /2/tweets", 2)``."""
+        others = tuple(w for w in self._rate_limits.get(route, ()) if w[0] != "x-rate-limit")
+        self._rate_limits[route] = (("x-rate-limit", limit, window_s), *others)
+        with self._lock:
+            for key in [k for k in self._state.windows if k[0] == route]:
+                del self._state.windows[key]
+
+    @property
+    def replies(self) -> list[FakeReply]:
+        with self._lock:
+            return list(self._state.replies)
+
+    @property
+    def deliveries(self) -> list[DeliveryResult]:
+        with self._lock:
+            return list(self._state.deliveries)
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """``(method, path, status)`` of every request the fake answered."""
+        with self._lock:
+            return list(self._state.request_log)
+
+    def post(self, post_id: str) -> FakePost:
+        with self._lock:
+            return self._state.posts[post_id]
+
+    def media(self, media_id: str) -> FakeMedia:
+        with self._lock:
+            return self._state.media[media_id]
+
+    # --- internals shared by routes ---------------------------------------------------
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def user_by_id(self, user_id: str) -> FakeUser:
+        return next(u for u in self._state.users.values() if u.id == user_id)
+
+    def _store_photo(self, owner_id: str, data: bytes) -> str:
+        mime = sniff_image_mime(data) or "image/jpeg"
+        media = FakeMedia(self.next_id(), owner_id, mime, len(data), data=data, ready=True)
+        self._state.media[media.id] = media
+        return media.id
+
+    def _build_app(self) -> Starlette:
+        from aircraftml.platforms import fake_x_routes
+
+        return Starlette(routes=fake_x_routes.routes(self))
+
+    # --- used by fake_x_routes: auth, rate limits, state under the lock ----------------
+
+    def authenticate(self, request: Request, body: bytes) -> str:
+        """The user id the request acts for; raises the 401 problem otherwise."""
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+            if any(hmac.compare_digest(token, t) for t in self.config.bearer_tokens):
+                return self.config.bot_user_id
+            raise UNAUTHORIZED
+        oauth = parse_oauth_header(header)
+        if not oauth or not self._oauth_valid(request, body, oauth):
+            raise UNAUTHORIZED
+        return self.config.bot_user_id
+
+    def _oauth_valid(self, request: Request, body: bytes, oauth: dict[str, str]) -> bool:
+        config = self.config
+        if oauth.get("oauth_consumer_key") != config.consumer_key:
+            return False
+        if oauth.get("oauth_token") != config.access_token:
+            return False
+        if oauth.get("oauth_signature_method") != "HMAC-SHA1":
+            return False
+        if oauth.get("oauth_version", "1.0") != "1.0":
+            return False
+        try:
+            skew_s = abs(float(oauth.get("oauth_timestamp", "")) - self._clock())
+        except ValueError:
+            return False
+        if skew_s > config.max_clock_skew_s:
+            return False
+        params = [(k, v) for k, v in oauth.items() if k not in ("oauth_signature", "realm")]
+        params += list(request.query_params.multi_items())
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            from urllib.parse import parse_qsl
+
+            params += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        url = str(request.url.replace(query=""))
+        expected = oauth1_signature(
+            request.method, url, params, config.consumer_secret, config.access_token_secret
+        )
+        if not hmac.compare_digest(expected, oauth.get("oauth_signature", "")):
+            return False
+        nonce = (oauth.get("oauth_nonce", ""), oauth["oauth_timestamp"])
+        with self._lock:
+            if nonce in self._state.nonces:
+                return False
+            self._state.nonces.add(nonce)
+        return True
+
+    def take_rate_limit(self, route: str, user_id: str) -> dict[str, str]:
+        """Count one request; the ``x-*-limit`` headers, or raise the 429 problem."""
+        now = self._clock()
+        headers: dict[str, str] = {}
+        exhausted = False
+        with self._lock:
+            for prefix, limit, window_s in self._rate_limits.get(route, ()):
+                window = self._state.windows.setdefault(
+                    (route, user_id, prefix), _Window(limit, window_s, now)
+                )
+                if now >= window.started_epoch_s + window.window_s:
+                    window.started_epoch_s, window.used = now, 0
+                exhausted = exhausted or window.used >= window.limit
+                window.used += 0 if exhausted else 1
+                reset = int(window.started_epoch_s + window.window_s)
+                headers[f"{prefix}-limit"] = str(window.limit)
+                headers[f"{prefix}-remaining"] = str(max(window.limit - window.used, 0))
+                headers[f"{prefix}-reset"] = str(reset)
+        if exhausted:
+            raise _rate_limited(headers)
+        return headers
+
+    def _next_fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._state.faults:
+                if fault.remaining <= 0 or not fnmatch.fnmatchcase(path, fault.pattern):
+                    continue
+                if fault.method is not None and fault.method.upper() != method:
+                    continue
+                fault.remaining -= 1
+                return fault
+        return None
+
+    def _log(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self._state.request_log.append((method, path, status))
+
+    @property
+    def state(self) -> _State:
+        return self._state
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def now(self) -> float:
+        return self._clock()
+
+
+def _rate_limited(headers: dict[str, str]) -> XProblem:
+    body = {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}
+    return XProblem(429, body, headers)
+
+
+def _attempt(http: httpx.Client, url: str, raw: bytes, headers: dict[str, str]) -> DeliveryAttempt:
+    try:
+        response = http.post(url, content=raw, headers=headers)
+    except httpx.HTTPError as exc:
+        return DeliveryAttempt(None, f"{type(exc).__name__}: {exc}")
+    return DeliveryAttempt(response.status_code)
+
+
+def _check_crc_answer(response: httpx.Response, expected: str) -> None:
+    if response.status_code != 200:
+        raise WebhookRegistrationError(f"CRC answer was HTTP {response.status_code}, not 200")
+    try:
+        token = response.json().get("response_token")
+    except (ValueError, AttributeError) as exc:
+        raise WebhookRegistrationError("CRC answer is not a JSON object") from exc
+    if not isinstance(token, str) or not hmac.compare_digest(token, expected):
+        raise WebhookRegistrationError("CRC answer has the wrong response_token")
+
+
+class _FaultMiddleware:
+    """Pure ASGI: applies injected faults and logs ``(method, path, status)``."""
+
+    def __init__(self, fake: FakeX, app: ASGIApp) -> None:
+        self._fake = fake
+        self._app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_fake"):
+            await self._app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        fault = self._fake._next_fault(method, path)
+        status_seen = [0]
+
+        async def logging_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status_seen[0] = message["status"]
+            await send(message)
+
+        try:
+            if fault is not None and fault.kind != "slow":
+                await _apply_fault(fault, self._fake.now(), logging_send)
+                return
+            if fault is not None:
+                await asyncio.sleep(fault.delay_s)
+            await self._app(scope, receive, logging_send)
+        finally:
+            self._fake._log(method, path, status_seen[0])
+
+
+async def _apply_fault(fault: _Fault, now: float, send: Callable[[Any], Awaitable[None]]) -> None:
+    if fault.kind == "drop":
+        # Promise a body, send part of it, then stop: the client sees the link drop.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"1000")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"data":', "more_body": True})
+        return  # uvicorn closes the connection of an unfinished answer
+    if fault.kind == "429":
+        problem = _rate_limited(
+            {
+                "x-rate-limit-limit": "1",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(now + fault.reset_after_s)),
+            }
+        )
+    else:
+        status = int(fault.kind)
+        problem = XProblem(
+            status,
+            {
+                "title": "Service Unavailable" if status == 503 else "Internal Server Error",
+                "type": "about:blank",
+                "status": status,
+                "detail": "injected fault",
+            },
+        )
+    response = JSONResponse(problem.body, problem.status, headers=problem.headers)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Any:
+    return {"type": "http.disconnect"}
+
+
+class FakeXServer:
+    """Runs a FakeX with uvicorn on a background thread; ``port=0`` picks a free port."""
+
+    def __init__(self, fake: FakeX, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.fake = fake
+        self.host = host
+        config = uvicorn.Config(
+            fake.app, host=host, port=port, log_level="warning", lifespan="off", http="h11"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-x", daemon=True)
+        self.port = port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake x did not start")
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.fake.set_public_base_url(self.base_url)
+        return self.base_url
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeXServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,397 @@
+"""The X API client: the Platform adapter the handler uses to read posts and reply.
+
+All network I/O goes through one ``httpx.Client`` (pass ``transport=`` to swap in
+``httpx.MockTransport``, or ``base_url=`` to talk to the local fake). Every failure is
+mapped onto ``aircraftml.errors`` in :func:`map_error`, and nowhere else:
+
+    429                          -> RateLimited(until = x-rate-limit-reset, or now + 60 s)
+    5xx, 408, timeouts,
+    connect errors, dropped links -> TransientError
+    403 duplicate content         -> DuplicateContent
+    401, other 4xx                -> PermanentError (with X's message)
+    photo outside the limits      -> PhotoError (https, media host, size, time, redirects)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from aircraftml.errors import (
+    AircraftMLError,
+    DuplicateContent,
+    PermanentError,
+    PhotoError,
+    RateLimited,
+    TransientError,
+)
+from aircraftml.platforms.base import Post, ReplyImage
+from aircraftml.platforms.x_auth import BearerToken, OAuth1
+from aircraftml.platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.x.com"
+DEFAULT_MEDIA_HOSTS = ("pbs.twimg.com", "ton.twimg.com")
+DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_ALT_TEXT_CHARS = 1000
+MAX_IMAGES = 4
+RATE_LIMIT_FALLBACK_S = 60.0
+PHOTO_SIZE_SUFFIX = "format=jpg&name=large"
+FETCH_POST_PARAMS = {
+    "expansions": "attachments.media_keys,author_id",
+    "media.fields": "url,type,alt_text",
+    "tweet.fields": "referenced_tweets,conversation_id",
+    "user.fields": "username",
+}
+
+__all__ = [
+    "DEFAULT_MEDIA_HOSTS",
+    "DUPLICATE_DETAIL",
+    "BearerToken",
+    "OAuth1",
+    "XClient",
+    "map_error",
+    "weighted_length",
+]
+
+
+def map_error(
+    problem: httpx.Response | Exception, what: str, now_epoch_s: float | None = None
+) -> AircraftMLError:
+    """The one place where HTTP statuses and httpx exceptions become AircraftML errors."""
+    if isinstance(problem, httpx.Response):
+        return _error_for_response(
+            problem, what, time.time() if now_epoch_s is None else now_epoch_s
+        )
+    if isinstance(problem, httpx.TimeoutException):
+        return TransientError(f"{what}: timed out ({type(problem).__name__})")
+    if isinstance(problem, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return PermanentError(f"{what}: invalid URL ({problem})")
+    if isinstance(problem, httpx.TransportError | httpx.DecodingError):
+        return TransientError(f"{what}: connection failed ({type(problem).__name__}: {problem})")
+    return PermanentError(f"{what}: {type(problem).__name__}: {problem}")
+
+
+def _error_for_response(response: httpx.Response, what: str, now_epoch_s: float) -> AircraftMLError:
+    status = response.status_code
+    message = f"{what}: HTTP {status}: {_x_message(response)}"
+    if status == 429:
+        until = _rate_limit_reset_epoch_s(response.headers, now_epoch_s)
+        return RateLimited(message, until_epoch_s=until)
+    if status >= 500 or status == 408:
+        return TransientError(message)
+    if status == 403 and "duplicate content" in _x_message(response).lower():
+        return DuplicateContent(message)
+    return PermanentError(message)
+
+
+def _rate_limit_reset_epoch_s(headers: httpx.Headers, now_epoch_s: float) -> float:
+    """The latest reset among the exhausted windows (15 min, 24 h user, 24 h app)."""
+    resets = []
+    for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
+        reset = _float_header(headers, f"{prefix}-reset")
+        remaining = _float_header(headers, f"{prefix}-remaining")
+        if reset is not None and (prefix == "x-rate-limit" or remaining == 0):
+            resets.append(reset)
+    return max(resets) if resets else now_epoch_s + RATE_LIMIT_FALLBACK_S
+
+
+def _float_header(headers: httpx.Headers, name: str) -> float | None:
+    try:
+        return float(headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _x_message(response: httpx.Response) -> str:
+    """X's own words: ``detail``, else the first ``errors[].message``, else the body."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        if isinstance(body.get("detail"), str):
+            return str(body["detail"])
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or errors[0].get("detail") or errors[0])
+        if isinstance(body.get("title"), str):
+            return str(body["title"])
+    return response.text[:200]
+
+
+class XClient:
+    """The X adapter: ``fetch_post``, ``download_photo``, ``upload_image``, ``set_alt_text``
+    and ``post_reply``.
+
+    ``media_hosts`` are the only hosts photos are downloaded from (pass the fake's host in
+    tests and demos). Photos must come over https unless ``allow_insecure_media_for_testing``
+    is set, which only the local fake needs.
+    """
+
+    name = "x"
+
+    def __init__(
+        self,
+        auth: httpx.Auth,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        media_hosts: Sequence[str] = DEFAULT_MEDIA_HOSTS,
+        photo_max_bytes: int = 10 * 1024 * 1024,
+        photo_timeout_s: float = 15.0,
+        max_redirects: int = 3,
+        timeout_s: float = 15.0,
+        chunked_upload_above_bytes: int = 1024 * 1024,
+        chunk_bytes: int = 1024 * 1024,
+        allow_insecure_media_for_testing: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url,
+            auth=auth,
+            timeout=timeout_s,
+            follow_redirects=False,
+            transport=transport,
+            headers={"User-Agent": "aircraftml"},
+        )
+        self._media_hosts = frozenset(host.lower() for host in media_hosts)
+        self._photo_max_bytes = photo_max_bytes
+        self._photo_timeout_s = photo_timeout_s
+        self._max_redirects = max_redirects
+        self._chunked_above_bytes = chunked_upload_above_bytes
+        self._chunk_bytes = chunk_bytes
+        self._allow_insecure_media = allow_insecure_media_for_testing
+        self._clock = clock
+        if allow_insecure_media_for_testing:
+            logger.warning("x client: plain-http media allowed (testing only)")
+
+    def __enter__(self) -> XClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- reading ----------------------------------------------------------------------
+
+    def fetch_post(self, post_id: str) -> Post:
+        """The post with its photos (URLs of the large size), author and parent id."""
+        body = self._call(
+            "GET", f"/2/tweets/{post_id}", f"fetch post {post_id}", params=FETCH_POST_PARAMS
+        )
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise PermanentError(f"fetch post {post_id}: not found: {_first_error(body)}")
+        try:
+            return _post_from_v2(data, body.get("includes") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentError(f"fetch post {post_id}: unexpected response: {exc}") from exc
+
+    def download_photo(self, url: str) -> bytes:
+        """The photo's bytes, within the host, size, time and redirect limits."""
+        deadline = self._clock() + self._photo_timeout_s
+        for _hop in range(self._max_redirects + 1):
+            self._check_media_url(url)
+            with self._guarded(f"download photo {url}"):
+                location, data = self._fetch_photo_hop(url, deadline)
+            if location is None:
+                assert data is not None
+                return data
+            url = urllib.parse.urljoin(url, location)
+        raise PhotoError(f"photo {url}: more than {self._max_redirects} redirects")
+
+    # --- writing ----------------------------------------------------------------------
+
+    def post_reply(self, in_reply_to_id: str, text: str, images: Sequence[ReplyImage]) -> str:
+        """Upload the images, set their alt texts, then post the reply; the new post's id."""
+        if len(images) > MAX_IMAGES:
+            raise PermanentError(f"reply has {len(images)} images; X takes at most {MAX_IMAGES}")
+        length = weighted_length(text)
+        if length > MAX_WEIGHTED_LENGTH:
+            raise PermanentError(f"reply is {length} weighted characters; X takes 280")
+        media_ids = []
+        for image in images:
+            media_id = self.upload_image(image.data, image.mime_type)
+            if image.alt_text:
+                self.set_alt_text(media_id, image.alt_text)
+            media_ids.append(media_id)
+        payload: dict[str, Any] = {"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to_id}}
+        if media_ids:
+            payload["media"] = {"media_ids": media_ids}
+        body = self._call("POST", "/2/tweets", f"reply to {in_reply_to_id}", json=payload)
+        reply_id = str(_data(body, "reply")["id"])
+        logger.info(
+            "x replied to %s with post %s (%d images)", in_reply_to_id, reply_id, len(media_ids)
+        )
+        return reply_id
+
+    def upload_image(self, data: bytes, mime: str) -> str:
+        """Upload one image (one request, or chunked above the threshold); its media id."""
+        if mime not in IMAGE_MIME_TYPES:
+            raise PermanentError(f"upload image: {mime} is not one of {sorted(IMAGE_MIME_TYPES)}")
+        if not data or len(data) > MAX_IMAGE_BYTES:
+            raise PermanentError(f"upload image: {len(data)} bytes; X takes 1..{MAX_IMAGE_BYTES}")
+        if len(data) > self._chunked_above_bytes:
+            return self._upload_chunked(data, mime)
+        body = self._call(
+            "POST",
+            "/2/media/upload",
+            "upload image",
+            data={"media_category": "tweet_image", "media_type": mime},
+            files={"media": ("image", data, mime)},
+        )
+        return str(_data(body, "upload image")["id"])
+
+    def set_alt_text(self, media_id: str, text: str) -> None:
+        """Attach alt text to uploaded media (cut to X's 1,000 characters)."""
+        if len(text) > MAX_ALT_TEXT_CHARS:
+            logger.info("x alt text for %s cut from %d characters", media_id, len(text))
+            text = text[: MAX_ALT_TEXT_CHARS - 1] + "…"
+        payload = {"id": media_id, "metadata": {"alt_text": {"text": text}}}
+        self._call("POST", "/2/media/metadata", f"alt text for {media_id}", json=payload)
+
+    def _upload_chunked(self, data: bytes, mime: str) -> str:
+        init = {"media_type": mime, "total_bytes": len(data), "media_category": "tweet_image"}
+        body = self._call("POST", "/2/media/upload/initialize", "upload init", json=init)
+        media_id = str(_data(body, "upload init")["id"])
+        for index, start in enumerate(range(0, len(data), self._chunk_bytes)):
+            chunk = data[start : start + self._chunk_bytes]
+            self._call(
+                "POST",
+                f"/2/media/upload/{media_id}/append",
+                f"upload append {index}",
+                data={"segment_index": str(index)},
+                files={"media": ("chunk", chunk, "application/octet-stream")},
+            )
+        body = self._call("POST", f"/2/media/upload/{media_id}/finalize", "upload finalize")
+        state = (_data(body, "upload finalize").get("processing_info") or {}).get("state")
+        if state == "failed":
+            raise PermanentError(f"upload finalize: X could not process media {media_id}")
+        return media_id
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One API request; errors mapped, JSON object returned."""
+        with self._guarded(what):
+            response = self._http.request(method, path, **kwargs)
+        if response.is_error:
+            raise map_error(response, what)
+        if not response.content:
+            return {}
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise TransientError(f"{what}: response is not JSON") from exc
+        if not isinstance(body, dict):
+            raise TransientError(f"{what}: response is not a JSON object")
+        return body
+
+    @contextmanager
+    def _guarded(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise map_error(exc, what) from exc
+
+    def _check_media_url(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        allowed_schemes = ("https", "http") if self._allow_insecure_media else ("https",)
+        if parts.scheme.lower() not in allowed_schemes:
+            raise PhotoError(f"photo {url}: only https URLs are fetched")
+        if (parts.hostname or "").lower() not in self._media_hosts:
+            raise PhotoError(f"photo {url}: host {parts.hostname!r} is not an X media host")
+
+    def _fetch_photo_hop(self, url: str, deadline: float) -> tuple[str | None, bytes | None]:
+        """One GET: ``(location, None)`` for a redirect, ``(None, bytes)`` for the photo."""
+        remaining_s = deadline - self._clock()
+        if remaining_s <= 0:
+            raise PhotoError(f"photo {url}: took more than {self._photo_timeout_s} s")
+        with self._http.stream("GET", url, auth=None, timeout=remaining_s) as response:
+            if response.is_redirect:
+                return response.headers.get("location", ""), None
+            if response.status_code == 429 or response.status_code >= 500:
+                raise map_error(response, f"download photo {url}")
+            if response.is_error:
+                raise PhotoError(f"photo {url}: HTTP {response.status_code}")
+            self._check_photo_headers(url, response.headers)
+            return None, self._read_capped(url, response, deadline)
+
+    def _check_photo_headers(self, url: str, headers: httpx.Headers) -> None:
+        content_type = headers.get("content-type", "image/")
+        if not content_type.lower().startswith("image/"):
+            raise PhotoError(f"photo {url}: not an image ({content_type})")
+        declared = _float_header(headers, "content-length")
+        if declared is not None and declared > self._photo_max_bytes:
+            raise PhotoError(f"photo {url}: {int(declared)} bytes, above {self._photo_max_bytes}")
+
+    def _read_capped(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+        received = bytearray()
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) > self._photo_max_bytes:
+                raise PhotoError(f"photo {url}: more than {self._photo_max_bytes} bytes")
+            if self._clock() > deadline:
+                raise PhotoError(f"photo {url}: took more than {self._photo_timeout_s} s")
+        if not received:
+            raise PhotoError(f"photo {url}: empty")
+        return bytes(received)
+
+
+def _data(body: Mapping[str, Any], what: str) -> dict[str, Any]:
+    data = body.get("data")
+    if not isinstance(data, dict) or "id" not in data:
+        raise TransientError(f"{what}: response without data.id: {_first_error(body)}")
+    return data
+
+
+def _first_error(body: Mapping[str, Any]) -> str:
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("detail") or errors[0].get("message") or errors[0])
+    return "no data in the response"
+
+
+def _post_from_v2(data: Mapping[str, Any], includes: Mapping[str, Any]) -> Post:
+    author_id = str(data["author_id"])
+    users = {str(u["id"]): str(u["username"]) for u in includes.get("users") or []}
+    media = {m["media_key"]: m for m in includes.get("media") or []}
+    keys = (data.get("attachments") or {}).get("media_keys") or []
+    photos = tuple(
+        _large(media[key]["url"])
+        for key in keys
+        if key in media and media[key].get("type") == "photo" and media[key].get("url")
+    )
+    parent = next(
+        (
+            str(ref["id"])
+            for ref in data.get("referenced_tweets") or []
+            if ref.get("type") == "replied_to"
+        ),
+        None,
+    )
+    return Post(
+        id=str(data["id"]),
+        author_id=author_id,
+        author_handle=users.get(author_id, ""),
+        text=str((data.get("note_tweet") or {}).get("text") or data.get("text", "")),
+        photo_urls=photos[:MAX_IMAGES],
+        in_reply_to_id=parent,
+    )
+
+
+def _large(url: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{PHOTO_SIZE_SUFFIX}"
