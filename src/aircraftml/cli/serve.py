@@ -1,0 +1,58 @@
+"""``aircraftml serve`` (the whole bot) and ``aircraftml worker`` (workers only, scale-out)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from aircraftml.config import Settings
+from aircraftml.errors import ConfigError
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="AIRCRAFTML_CONFIG",
+    help="A TOML file of settings; AIRCRAFTML_* environment variables override it.",
+)
+
+
+def load_settings(config_file: Path | None) -> Settings:
+    try:
+        return Settings.load(os.environ, config_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _logging(verbose: bool) -> int:
+    from aircraftml.serve import LOG_FORMAT
+
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    return level
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def serve(config_file: Path | None, verbose: bool) -> None:
+    """Run the whole bot: webhook, durable queue and worker processes."""
+    from aircraftml.serve import serve as run
+
+    settings = load_settings(config_file)
+    run(settings, log_level=_logging(verbose))
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def worker(config_file: Path | None, verbose: bool) -> None:
+    """Run one worker process against the configured (shared) queue and state."""
+    from aircraftml.serve import run_worker
+
+    settings = load_settings(config_file)
+    _logging(verbose)
+    run_worker(settings)

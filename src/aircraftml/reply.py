@@ -1,0 +1,169 @@
+"""Words for what was seen: the reply text (within X's 280 weighted characters), the alt text
+of each annotated photo, and the honest word for each confidence.
+
+Pure functions of the recognitions, so a redelivered request composes the same text again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aircraftml.vision.recognizer import FoundAircraft, Recognition
+from aircraftml.vision.types import TypeGuess
+
+MAX_REPLY_CHARS = 280
+MAX_ALT_TEXT_CHARS = 1000
+
+HELP_TEXT = (
+    "Hi! Mention me with a photo of an aircraft (or in a reply to a post with one) and I'll "
+    "tell you what type it is."
+)
+NO_AIRCRAFT_TEXT = (
+    "I looked closely but couldn't find an aircraft in your photo. One where the aircraft "
+    "is larger in the frame may work better."
+)
+UNREADABLE_TEXT = "I couldn't open your photo: it seems damaged or in a format I don't read."
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoOutcome:
+    """What happened to one photo of a mention: recognised, or why it could not be read."""
+
+    recognition: Recognition | None
+    error: str | None = None
+
+
+def confidence_phrase(confidence: float) -> str:
+    """The honest word for a calibrated confidence."""
+    if confidence >= 0.9:
+        return "almost certainly"
+    if confidence >= 0.65:
+        return "probably"
+    if confidence >= 0.4:
+        return "maybe"
+    return "not sure"
+
+
+def with_article(label: str) -> str:
+    article = "an" if label[:1].upper() in "AEIOU" else "a"
+    return f"{article} {label}"
+
+
+def describe_aircraft(found: FoundAircraft, *, percent: bool = True) -> str:
+    """``probably an Airbus A320 (71%)``; below 40% it names the two best guesses."""
+    if not found.types:
+        return "an aircraft"
+    best = found.types[0]
+    share = f" ({best.confidence:.0%})" if percent else ""
+    phrase = confidence_phrase(best.confidence)
+    if phrase == "not sure":
+        return f"not sure: {_alternatives(found.types)}?{share}"
+    return f"{phrase} {with_article(best.label)}{share}"
+
+
+def compose_reply(
+    author_handle: str, outcomes: Sequence[PhotoOutcome], weighted_length: Callable[[str], int]
+) -> str:
+    """The reply text, shortened step by step until X's weighted length allows it."""
+    for detail in _DETAIL_LEVELS:
+        text = _mention(author_handle) + _body(outcomes, detail)
+        if weighted_length(text) <= MAX_REPLY_CHARS:
+            return text
+    return _truncate(_mention(author_handle) + _body(outcomes, _DETAIL_LEVELS[-1]), weighted_length)
+
+
+def help_reply(author_handle: str) -> str:
+    return _mention(author_handle) + HELP_TEXT
+
+
+def alt_text(recognition: Recognition) -> str:
+    """What the annotated photo shows, for people who cannot see it."""
+    count = len(recognition.aircraft)
+    if count == 0:
+        return "The photo, with no aircraft found in it."
+    parts = [
+        f"{number}: {_plain_type(found)} at the {_position(found, recognition)}"
+        for number, found in enumerate(recognition.aircraft, start=1)
+    ]
+    text = (
+        f"The photo with {count} aircraft boxed and numbered left to right. "
+        + "; ".join(parts)
+        + "."
+    )
+    return text if len(text) <= MAX_ALT_TEXT_CHARS else text[: MAX_ALT_TEXT_CHARS - 1] + "…"
+
+
+# Each level says less: percentages go first, then the per-aircraft details of later ones.
+@dataclass(frozen=True, slots=True)
+class _Detail:
+    percent: bool
+    max_listed: int
+
+
+_DETAIL_LEVELS = (
+    _Detail(percent=True, max_listed=99),
+    _Detail(percent=False, max_listed=99),
+    _Detail(percent=False, max_listed=4),
+    _Detail(percent=False, max_listed=2),
+    _Detail(percent=False, max_listed=1),
+)
+
+
+def _mention(handle: str) -> str:
+    return f"@{handle.lstrip('@')} " if handle else ""
+
+
+def _body(outcomes: Sequence[PhotoOutcome], detail: _Detail) -> str:
+    if len(outcomes) == 1:
+        return _photo_sentence(outcomes[0], detail)
+    return " ".join(
+        f"Photo {number}: {_photo_sentence(outcome, detail)}"
+        for number, outcome in enumerate(outcomes, start=1)
+    )
+
+
+def _photo_sentence(outcome: PhotoOutcome, detail: _Detail) -> str:
+    if outcome.recognition is None:
+        return UNREADABLE_TEXT
+    aircraft = outcome.recognition.aircraft
+    if not aircraft:
+        return NO_AIRCRAFT_TEXT
+    if len(aircraft) == 1:
+        return f"I see one aircraft: {describe_aircraft(aircraft[0], percent=detail.percent)}."
+    listed = aircraft[: detail.max_listed]
+    items = "; ".join(
+        f"{number}) {describe_aircraft(found, percent=detail.percent)}"
+        for number, found in enumerate(listed, start=1)
+    )
+    rest = len(aircraft) - len(listed)
+    more = f"; and {rest} more (see the picture)" if rest else ""
+    return f"I see {len(aircraft)} aircraft, left to right: {items}{more}."
+
+
+def _alternatives(types: Sequence[TypeGuess]) -> str:
+    return " or ".join(t.label for t in types[:2])
+
+
+def _plain_type(found: FoundAircraft) -> str:
+    if not found.types:
+        return "an aircraft of unknown type"
+    best = found.types[0]
+    return (
+        f"{confidence_phrase(best.confidence)} {with_article(best.label)} ({best.confidence:.0%})"
+    )
+
+
+def _position(found: FoundAircraft, recognition: Recognition) -> str:
+    x0, y0, x1, y1 = found.box
+    cx = (x0 + x1) / 2 / max(recognition.photo.width, 1)
+    cy = (y0 + y1) / 2 / max(recognition.photo.height, 1)
+    horizontal = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre"
+    vertical = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else ""
+    return f"{vertical} {horizontal}".strip() if vertical else horizontal
+
+
+def _truncate(text: str, weighted_length: Callable[[str], int]) -> str:
+    while text and weighted_length(text + "…") > MAX_REPLY_CHARS:
+        text = text[:-1]
+    return text.rstrip() + "…"

@@ -1,0 +1,121 @@
+"""Run the bot on one machine: the webhook in this process, N worker processes beside it.
+
+Worker processes are started with ``spawn`` (each loads its own ONNX sessions), stopped with
+SIGTERM (each finishes the request in hand), and restarted if one dies. A worker killed with
+SIGKILL loses nothing: its request comes back from the queue after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import uvicorn
+
+from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
+from aircraftml.config import Settings
+from aircraftml.webhook import BatchingSender, create_app
+from aircraftml.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+RESTART_CHECK_S = 1.0
+
+
+def run_worker(settings: Settings) -> None:
+    """One worker: take requests until SIGTERM or SIGINT, finishing the one in hand."""
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    queue = build_queue(settings)
+    state = build_state(settings)
+    handler = build_handler(settings, state)
+    logger.info("worker ready")
+    try:
+        Worker(queue, handler, visibility_timeout_s=settings.visibility_timeout_s).run(stop)
+    finally:
+        queue.close()
+        state.close()
+
+
+def _worker_main(settings: Settings, log_level: int) -> None:
+    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    run_worker(settings)
+
+
+LOG_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
+
+
+class WorkerPool:
+    """N worker processes, restarted when one dies, stopped together."""
+
+    def __init__(self, settings: Settings, *, log_level: int = logging.INFO) -> None:
+        self._settings = settings
+        self._log_level = log_level
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: list[BaseProcess] = []
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+
+    def start(self) -> None:
+        self._processes = [self._spawn(n) for n in range(self._settings.workers)]
+        self._supervisor.start()
+
+    def pids(self) -> list[int | None]:
+        return [p.pid for p in self._processes]
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stopping.set()
+        for process in self._processes:
+            process.terminate()  # SIGTERM: finish the request in hand
+        for process in self._processes:
+            process.join(timeout_s)
+            if process.is_alive():
+                process.kill()
+
+    def _spawn(self, number: int) -> BaseProcess:
+        process = self._context.Process(
+            target=_worker_main,
+            args=(self._settings, self._log_level),
+            name=f"worker-{number}",
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(RESTART_CHECK_S):
+            for number, process in enumerate(self._processes):
+                if not process.is_alive() and not self._stopping.is_set():
+                    logger.warning("worker-%d exited with %s; restarting", number, process.exitcode)
+                    self._processes[number] = self._spawn(number)
+
+
+def serve(settings: Settings, *, log_level: int = logging.INFO) -> None:
+    """The whole bot: webhook on ``settings.host:port`` and ``settings.workers`` workers."""
+    queue = build_queue(settings)
+    sender = BatchingSender(queue)
+    app = create_app(build_endpoint(settings, sender.send))
+    pool = WorkerPool(settings, log_level=log_level)
+    pool.start()
+    logger.info(
+        "webhook on http://%s:%d/webhook, %d workers, queue %s",
+        settings.host,
+        settings.port,
+        settings.workers,
+        settings.queue_url,
+    )
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        pool.stop()
+        sender.close()
+        queue.close()

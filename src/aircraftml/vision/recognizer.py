@@ -1,0 +1,122 @@
+"""One photo in, every aircraft out: decode -> detect boxes -> classify each crop.
+
+This is the single path a photo takes through the vision code, for the CLI and the bot alike.
+Boxes come back in pixels of the photo as the user sees it (EXIF orientation applied, full
+resolution), ordered left to right.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aircraftml.vision.classifier import Classifier
+from aircraftml.vision.crop import crop_for_classifier
+from aircraftml.vision.detector import Detector, load_detector
+from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, Photo, decode_photo
+from aircraftml.vision.types import Box, TypeGuess
+
+TOP_K_TYPES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FoundAircraft:
+    """One aircraft: its box ``(x0, y0, x1, y1)`` in full-size photo pixels, the detector's
+    score, and the most likely types, best first."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    types: tuple[TypeGuess, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": list(self.box),
+            "score": round(self.score, 3),
+            "types": [{"label": t.label, "confidence": round(t.confidence, 3)} for t in self.types],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """What was seen in one photo. ``photo`` keeps the decoded image for drawing on."""
+
+    photo: Photo = field(repr=False)
+    aircraft: tuple[FoundAircraft, ...]
+    timings_ms: dict[str, float]
+
+    def to_dict(self, image_name: str) -> dict[str, Any]:
+        return {
+            "image": image_name,
+            "width": self.photo.width,
+            "height": self.photo.height,
+            "aircraft": [a.to_dict() for a in self.aircraft],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+class Recognizer:
+    """Holds the loaded detector and classifier; cheap to call many times."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        classifier: Classifier,
+        *,
+        max_side_px: int = DEFAULT_MAX_SIDE_PX,
+    ) -> None:
+        self._detector = detector
+        self._classifier = classifier
+        self._max_side_px = max_side_px
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        detector_path: Path | None = None,
+        classifier_dir: Path | None = None,
+        threads: int = 1,
+    ) -> Recognizer:
+        """Load the shipped models, or the ones given (a YOLOv8-layout ONNX detector, a
+        model directory written by ``aircraftml train``)."""
+        return cls(
+            load_detector(detector_path, threads=threads),
+            Classifier.load(classifier_dir, threads=threads),
+        )
+
+    def recognize_bytes(self, data: bytes) -> Recognition:
+        """Decode and recognise; a photo that cannot be read raises ``PhotoError``."""
+        started = time.perf_counter()
+        photo = decode_photo(data, max_side_px=self._max_side_px)
+        decode_ms = (time.perf_counter() - started) * 1000
+        return self.recognize(photo, decode_ms=decode_ms)
+
+    def recognize(self, photo: Photo, *, decode_ms: float = 0.0) -> Recognition:
+        started = time.perf_counter()
+        boxes = sorted(self._detector.detect(photo.image), key=lambda b: (b.x0, b.y0))
+        detected = time.perf_counter()
+        crops = [crop_for_classifier(photo.image, box) for box in boxes]
+        guesses = self._classifier.classify(crops, top_k=TOP_K_TYPES) if crops else []
+        classified = time.perf_counter()
+        aircraft = tuple(
+            FoundAircraft(box=_full_size_box(box, photo), score=box.score, types=tuple(ranked))
+            for box, ranked in zip(boxes, guesses, strict=True)
+        )
+        timings_ms = {
+            "decode": decode_ms,
+            "detect": (detected - started) * 1000,
+            "classify": (classified - detected) * 1000,
+        }
+        timings_ms["total"] = sum(timings_ms.values())
+        return Recognition(photo=photo, aircraft=aircraft, timings_ms=timings_ms)
+
+
+def _full_size_box(box: Box, photo: Photo) -> tuple[int, int, int, int]:
+    """A box in decoded-image pixels -> integer pixels of the full-size photo, clipped."""
+    full = box.scaled(1.0 / photo.scale)
+    x0 = min(max(round(full.x0), 0), photo.width)
+    y0 = min(max(round(full.y0), 0), photo.height)
+    x1 = min(max(round(full.x1), 0), photo.width)
+    y1 = min(max(round(full.y1), 0), photo.height)
+    return (x0, y0, x1, y1)
