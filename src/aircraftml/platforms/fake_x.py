@@ -87,6 +87,7 @@ __all__ = [
     "FakeX",
     "FakeXConfig",
     "FakeXServer",
+    "LoopbackServer",
     "WebhookRegistrationError",
 ]
 
@@ -595,18 +596,17 @@ async def _no_receive() -> Any:
     return {"type": "http.disconnect"}
 
 
-class FakeXServer:
-    """Runs a FakeX with uvicorn on a background thread; ``port=0`` picks a free port."""
+class LoopbackServer:
+    """Runs any ASGI app with uvicorn on a background thread; ``port=0`` picks a free port."""
 
-    def __init__(self, fake: FakeX, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.fake = fake
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
+        self.port = port
         config = uvicorn.Config(
-            fake.app, host=host, port=port, log_level="warning", lifespan="off", http="h11"
+            app, host=host, port=port, log_level="warning", lifespan="off", http="h11"
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-x", daemon=True)
-        self.port = port
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -617,19 +617,35 @@ class FakeXServer:
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake x did not start")
+                raise RuntimeError(f"server on {self.host}:{self.port} did not start")
             time.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.fake.set_public_base_url(self.base_url)
         return self.base_url
 
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> FakeXServer:
+    def __enter__(self) -> LoopbackServer:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class FakeXServer(LoopbackServer):
+    """The fake on a loopback port; photo URLs point at it once it has started."""
+
+    def __init__(self, fake: FakeX, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(fake.app, host, port)
+        self.fake = fake
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        base_url = super().start(timeout_s)
+        self.fake.set_public_base_url(base_url)
+        return base_url
+
+    def __enter__(self) -> FakeXServer:
+        self.start()
+        return self
