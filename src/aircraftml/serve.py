@@ -99,23 +99,28 @@ class WorkerPool:
                     self._processes[number] = self._spawn(number)
 
 
-def serve(settings: Settings, *, log_level: int = logging.INFO) -> None:
-    """The whole bot: webhook on ``settings.host:port`` and ``settings.workers`` workers."""
+def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = True) -> None:
+    """The whole bot: webhook on ``settings.host:port`` and ``settings.workers`` workers.
+
+    With ``workers=False`` only the webhook runs (scale-out: workers run elsewhere).
+    """
     queue = build_queue(settings)
     sender = BatchingSender(queue)
     app = create_app(build_endpoint(settings, sender.send))
-    pool = WorkerPool(settings, log_level=log_level)
-    pool.start()
+    pool = WorkerPool(settings, log_level=log_level) if workers else None
+    if pool is not None:
+        pool.start()
     logger.info(
         "webhook on http://%s:%d/webhook, %d workers, queue %s",
         settings.host,
         settings.port,
-        settings.workers,
+        settings.workers if pool else 0,
         settings.queue_url,
     )
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
-        pool.stop()
+        if pool is not None:
+            pool.stop()
         sender.close()
         queue.close()

@@ -21,6 +21,7 @@ def _register() -> None:
     main.add_command(classify.classify)
     main.add_command(queue_cli.queue)
     main.add_command(serve_cli.serve)
+    main.add_command(serve_cli.webhook)
     main.add_command(serve_cli.worker)
 
 

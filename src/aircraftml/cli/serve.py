@@ -1,4 +1,4 @@
-"""``aircraftml serve`` (the whole bot) and ``aircraftml worker`` (workers only, scale-out)."""
+"""``aircraftml serve`` (the whole bot); ``webhook`` and ``worker`` (its halves, for scale-out)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,17 @@ def serve(config_file: Path | None, verbose: bool) -> None:
 
     settings = load_settings(config_file)
     run(settings, log_level=_logging(verbose))
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def webhook(config_file: Path | None, verbose: bool) -> None:
+    """Run only the webhook, queueing mentions for workers that run elsewhere."""
+    from aircraftml.serve import serve as run
+
+    settings = load_settings(config_file)
+    run(settings, log_level=_logging(verbose), workers=False)
 
 
 @click.command()
