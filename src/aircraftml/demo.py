@@ -1,0 +1,150 @@
+"""The demo: a local fake of X, the bot (webhook + worker processes + SQLite queue), a few
+mentions with real photos, and the replies printed with their annotated images saved.
+
+Everything talks real HTTP on loopback: the fake delivers signed webhook events to the bot,
+the bot's workers fetch photos from the fake and post replies to it with the real X client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from aircraftml.config import Settings
+from aircraftml.platforms.fake_x import FakeReply, FakeX, FakeXConfig, FakeXServer, LoopbackServer
+from aircraftml.serve import WorkerPool
+from aircraftml.webhook import WEBHOOK_PATH, BatchingSender, create_app
+
+MONOPLANE = "propeller_monoplane_in_flight_from_above.jpg"
+BOATS = "boats-in-river-nagasaki.jpg"
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    author: str
+    text: str
+    photos: tuple[bytes, ...] = ()
+    parent_photos: tuple[bytes, ...] = ()  # posted first by someone else; the mention replies
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    mention: Mention
+    post_id: str
+    reply: FakeReply | None
+    seconds: float
+
+
+def shipped_photo(name: str) -> bytes:
+    return resources.files("aircraftml.demo_photos").joinpath(name).read_bytes()
+
+
+def demo_mentions(extra_photos: Sequence[Path]) -> list[Mention]:
+    """The story: a photo, a reply to someone else's photo, no aircraft, no photo, a broken
+    photo; then one mention for each extra photo given."""
+    plane, boats = shipped_photo(MONOPLANE), shipped_photo(BOATS)
+    mentions = [
+        Mention("alice", "what plane is this?", photos=(plane,)),
+        Mention("carol", "do you know this one?", parent_photos=(plane,)),
+        Mention("dave", "any aircraft here?", photos=(boats,)),
+        Mention("erin", "hello! what do you do?"),
+        Mention("frank", "this one please", photos=(plane[: len(plane) // 3],)),
+    ]
+    mentions += [
+        Mention(f"spotter{n}", f"what is in {path.name}?", photos=(path.read_bytes(),))
+        for n, path in enumerate(extra_photos, start=1)
+    ]
+    return mentions
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    extra_photos: Sequence[Path] = (),
+    workers: int = 2,
+    timeout_s: float = 120.0,
+    echo: Callable[[str], object] = print,
+) -> list[Exchange]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fake = FakeX(FakeXConfig(retry_delays_s=(0.5, 2.0)))
+    with FakeXServer(fake) as fake_server, _bot(fake, fake_server, out_dir, workers) as hook_url:
+        fake.register_webhook(hook_url)
+        echo(f"fake X on {fake_server.base_url}; the bot's webhook on {hook_url} (CRC passed)")
+        exchanges = [_converse(fake, mention, timeout_s) for mention in demo_mentions(extra_photos)]
+    for exchange in exchanges:
+        echo(_describe(exchange, out_dir))
+    return exchanges
+
+
+@contextmanager
+def _bot(fake: FakeX, fake_server: FakeXServer, out_dir: Path, workers: int) -> Iterator[str]:
+    """The bot as `aircraftml serve` runs it: webhook + group commit + worker processes."""
+    config = fake.config
+    settings = Settings(
+        bot_user_id=config.bot_user_id,
+        bot_handle=config.bot_handle,
+        x_consumer_key=config.consumer_key,
+        x_consumer_secret=config.consumer_secret,
+        x_access_token=config.access_token,
+        x_access_token_secret=config.access_token_secret,
+        x_api_base_url=fake_server.base_url,
+        x_media_hosts=(fake_server.host,),
+        allow_insecure_media_for_testing=True,
+        queue_url=f"sqlite://{out_dir / 'var' / 'queue.sqlite3'}",
+        state_url=f"sqlite://{out_dir / 'var' / 'state.sqlite3'}",
+        workers=workers,
+        visibility_timeout_s=60.0,
+    )
+    from aircraftml.assembly import build_endpoint, build_queue
+
+    queue = build_queue(settings)
+    sender = BatchingSender(queue)
+    pool = WorkerPool(settings)
+    pool.start()
+    try:
+        with LoopbackServer(create_app(build_endpoint(settings, sender.send))) as hook:
+            yield hook.base_url + WEBHOOK_PATH
+    finally:
+        pool.stop()
+        sender.close()
+        queue.close()
+
+
+def _converse(fake: FakeX, mention: Mention, timeout_s: float) -> Exchange:
+    parent = None
+    if mention.parent_photos:
+        parent = fake.create_post("bob", "Spotted at the airfield today!", mention.parent_photos)
+    started = time.monotonic()
+    delivery = fake.mention(mention.author, mention.text, photos=mention.photos, in_reply_to=parent)
+    post_id = str(delivery.post_id)
+    reply = None
+    while reply is None and time.monotonic() - started < timeout_s:
+        reply = next((r for r in fake.replies if r.in_reply_to_id == post_id), None)
+        if reply is None:
+            time.sleep(0.02)
+    return Exchange(mention, post_id, reply, time.monotonic() - started)
+
+
+def _describe(exchange: Exchange, out_dir: Path) -> str:
+    mention = exchange.mention
+    photos = len(mention.photos) or len(mention.parent_photos)
+    what = (
+        f" [{photos} photo]"
+        if mention.photos
+        else (" [replying to a post with a photo]" if mention.parent_photos else " [no photo]")
+    )
+    lines = [f"\n@{mention.author}: @aircraftml {mention.text}{what}"]
+    reply = exchange.reply
+    if reply is None:
+        lines.append(f"  (no reply within the time limit: {exchange.seconds:.0f} s)")
+        return "\n".join(lines)
+    lines.append(f"  reply after {exchange.seconds * 1000:.0f} ms: {reply.text}")
+    for number, media in enumerate(reply.media, start=1):
+        path = out_dir / f"reply-to-{mention.author}-{number}.jpg"
+        path.write_bytes(media.data)
+        lines.append(f"  image: {path}  (alt text: {media.alt_text})")
+    return "\n".join(lines)
