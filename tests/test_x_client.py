@@ -521,6 +521,7 @@ def test_a_redirect_chain_is_bounded_in_total_time() -> None:
         (httpx.Response(200, text="<html>", headers={"content-type": "text/html"}), PhotoError),
         (httpx.Response(503), TransientError),
         (httpx.Response(429, headers={"x-rate-limit-reset": "5"}), RateLimited),
+        (httpx.Response(503, content=iter([b"streamed, unread body"])), TransientError),
     ],
 )
 def test_photo_answers_map_onto_the_error_tree(response: httpx.Response, error: type) -> None:

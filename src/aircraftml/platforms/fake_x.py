@@ -219,6 +219,13 @@ class FakeX:
 
     # --- Python API -------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget every post, upload, reply, delivery, fault, window and the webhook."""
+        with self._lock:
+            bot = self._state.users[self.config.bot_handle.lower()]
+            self._state = _State(users={bot.handle.lower(): bot})
+            self._rate_limits = dict(DEFAULT_RATE_LIMITS)
+
     def set_public_base_url(self, url: str) -> None:
         """Where clients reach the fake (photo URLs are built from it)."""
         self.config = replace(self.config, public_base_url=url.rstrip("/"))

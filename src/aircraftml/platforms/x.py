@@ -114,17 +114,19 @@ def _float_header(headers: httpx.Headers, name: str) -> float | None:
 
 
 def _x_message(response: httpx.Response) -> str:
-    """X's own words: ``detail``, else the first ``errors[].message``, else the body."""
+    """X's own words: the first ``errors[].message``, else ``detail``, else the body."""
     try:
         body = json.loads(response.content)
+    except httpx.ResponseNotRead:  # a streamed answer (photo): its body is not read
+        return response.reason_phrase
     except ValueError:
         return response.text[:200] or response.reason_phrase
     if isinstance(body, dict):
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             return str(errors[0].get("message") or errors[0].get("detail") or errors[0])
+        if isinstance(body.get("detail"), str):
+            return str(body["detail"])
         if isinstance(body.get("title"), str):
             return str(body["title"])
     return response.text[:200]
