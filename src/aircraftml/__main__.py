@@ -1,0 +1,5 @@
+"""``python -m aircraftml`` is the ``aircraftml`` command."""
+
+from aircraftml.cli import main
+
+main()
