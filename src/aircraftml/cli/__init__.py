@@ -15,11 +15,13 @@ def main() -> None:
 
 def _register() -> None:
     from aircraftml.cli import classify, demo
+    from aircraftml.cli import fake_x as fake_x_cli
     from aircraftml.cli import queue as queue_cli
     from aircraftml.cli import serve as serve_cli
 
     main.add_command(classify.classify)
     main.add_command(demo.demo)
+    main.add_command(fake_x_cli.fake_x)
     main.add_command(queue_cli.queue)
     main.add_command(serve_cli.serve)
     main.add_command(serve_cli.webhook)
