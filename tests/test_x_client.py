@@ -567,3 +567,14 @@ def test_weighted_length_follows_twitter_text_v3(text: str, length: int) -> None
 def test_the_280_limit_in_weighted_characters() -> None:
     assert weighted_length("日" * 140) == 280
     assert weighted_length("日" * 140 + "a") == 281
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["x", "x_auth", "x_text", "x_webhook", "x_events", "fake_x", "fake_x_model"],
+)
+def test_every_name_in_all_exists(module: str) -> None:
+    import importlib
+
+    loaded = importlib.import_module(f"aircraftml.platforms.{module}")
+    assert loaded.__all__ and all(hasattr(loaded, name) for name in loaded.__all__)

@@ -80,6 +80,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
 
 __all__ = [
     "DUPLICATE_DETAIL",
+    "DeliveryAttempt",
     "DeliveryResult",
     "FakeMedia",
     "FakePost",

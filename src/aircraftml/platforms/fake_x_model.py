@@ -22,6 +22,7 @@ __all__ = [
     "FakeUser",
     "account_activity_envelope",
     "sniff_image_mime",
+    "v1_tweet",
     "v2_post",
     "x_activity_envelope",
 ]
