@@ -51,16 +51,23 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._inherited: list[sqlite3.Connection] = []
+        self._conn_synchronous: Synchronous = synchronous
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.write() as conn:
             for statement in _statements(schema_sql):
                 conn.execute(statement)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception."""
+    def write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception.
+
+        ``durable=False`` commits with ``synchronous=NORMAL`` whatever the setting: the
+        commit survives any process's death but a power cut may undo it (never corrupt
+        it, and never undo an earlier durable commit). For writes that may be lost.
+        """
         with self._lock, _mapped_errors(self.path):
             conn = self._connection()
+            self._set_synchronous(conn, self._synchronous if durable else "NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -88,6 +95,11 @@ class Database:
             row = self._connection().execute("PRAGMA data_version").fetchone()
         return int(row[0])
 
+    def _set_synchronous(self, conn: sqlite3.Connection, synchronous: Synchronous) -> None:
+        if synchronous != self._conn_synchronous:
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._conn_synchronous = synchronous
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
@@ -110,6 +122,7 @@ class Database:
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        self._conn_synchronous = self._synchronous
         return conn
 
 

@@ -11,8 +11,14 @@ when it is retried, or when it would be received again, with the reason
 "gave up after N tries: <last error>".
 
 Durability: ``send`` returns after its COMMIT, which with ``synchronous=FULL`` has fsynced
-the WAL. A kill -9 of any process loses nothing; the messages a killed worker held come
-back when their visibility timeout passes. ``receive(wait_s>0)`` long-polls: it sleeps on a
+the WAL: the message survives a power cut. Concurrent sends from one process's threads
+share one transaction and one fsync (group commit), so a webhook answering many deliveries
+at once pays for the disk's fsync rate, not once per delivery. The bookkeeping writes
+(receive, ack, retry, extend, dead_letter) commit with ``synchronous=NORMAL``: a power cut
+may undo the last of them, which means a message delivered once more (at-least-once allows
+it; the handler's idempotency key catches it), never a message lost. A kill -9 of any
+process loses nothing; the messages a killed worker held come back when their visibility
+timeout passes. ``receive(wait_s>0)`` long-polls: it sleeps on a
 condition that this object's own writes notify and, every ``poll_interval_s``, reads
 ``PRAGMA data_version`` (no lock taken) to notice other processes' commits; it tries to
 claim again only when something changed or a hidden message becomes due.
@@ -67,8 +73,9 @@ class SqliteQueue:
     """A RequestQueue in the SQLite file at ``path`` (created if missing).
 
     Open one per process (or share one between a process's threads); several processes may
-    open the same file. ``synchronous="NORMAL"`` trades durability on power loss for
-    throughput; ``poll_interval_s`` bounds how late a long poll notices another process's send.
+    open the same file. ``synchronous="NORMAL"`` makes sends cheaper but lets a power cut
+    undo the last ones; ``poll_interval_s`` bounds how late a long poll notices another
+    process's send.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class SqliteQueue:
         )
         self._changed = threading.Condition()
         self._changes = 0
+        self._sends = _GroupCommit(self._insert)
 
     @property
     def path(self) -> Path:
@@ -99,13 +107,11 @@ class SqliteQueue:
     def send(self, bodies: Sequence[str], delay_s: float = 0.0) -> list[str]:
         if not bodies:
             return []
+        if not all(isinstance(body, str) for body in bodies):
+            raise TypeError("message bodies must be str")
         now = self._clock()
         rows = [(uuid.uuid4().hex, body, now, now + max(0.0, delay_s)) for body in bodies]
-        with self._db.write() as conn:
-            conn.executemany(
-                "INSERT INTO messages (id, body, sent_at_s, visible_at_s) VALUES (?, ?, ?, ?)",
-                rows,
-            )
+        self._sends.commit(rows)
         self._notify()
         return [row[0] for row in rows]
 
@@ -122,7 +128,7 @@ class SqliteQueue:
                 return messages
 
     def ack(self, message: Message) -> None:
-        with self._db.write() as conn:
+        with self._db.write(durable=False) as conn:
             cursor = conn.execute(
                 "DELETE FROM messages WHERE id = ? AND receipt = ?", (message.id, message.receipt)
             )
@@ -131,7 +137,7 @@ class SqliteQueue:
 
     def retry(self, message: Message, delay_s: float, reason: str) -> None:
         now = self._clock()
-        with self._db.write() as conn:
+        with self._db.write(durable=False) as conn:
             row = conn.execute(
                 "SELECT receive_count FROM messages WHERE id = ? AND receipt = ?",
                 (message.id, message.receipt),
@@ -149,7 +155,7 @@ class SqliteQueue:
         self._notify()
 
     def extend(self, message: Message, visibility_timeout_s: float) -> None:
-        with self._db.write() as conn:
+        with self._db.write(durable=False) as conn:
             cursor = conn.execute(
                 "UPDATE messages SET visible_at_s = ? WHERE id = ? AND receipt = ?",
                 (self._clock() + visibility_timeout_s, message.id, message.receipt),
@@ -158,7 +164,7 @@ class SqliteQueue:
             logger.info("extend of message %s ignored: stale receipt", message.id)
 
     def dead_letter(self, message: Message, reason: str) -> None:
-        with self._db.write() as conn:
+        with self._db.write(durable=False) as conn:
             owned = conn.execute(
                 "SELECT 1 FROM messages WHERE id = ? AND receipt = ?",
                 (message.id, message.receipt),
@@ -221,11 +227,18 @@ class SqliteQueue:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _insert(self, rows: list[_Row]) -> None:
+        with self._db.write() as conn:
+            conn.executemany(
+                "INSERT INTO messages (id, body, sent_at_s, visible_at_s) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
     def _take(self, max_messages: int, visibility_timeout_s: float) -> list[Message]:
         """Claim up to ``max_messages`` visible messages, burying those out of tries."""
         now = self._clock()
         taken: list[Message] = []
-        with self._db.write() as conn:
+        with self._db.write(durable=False) as conn:
             while len(taken) < max_messages:
                 chunk = min(max_messages - len(taken), _MAX_IDS_PER_STATEMENT)
                 candidates = conn.execute(
@@ -289,3 +302,60 @@ def _bury(conn: sqlite3.Connection, message_id: str, reason: str, now: float) ->
     )
     conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
     logger.warning("message %s dead-lettered: %s", message_id, reason)
+
+
+_Row = tuple[str, str, float, float]
+
+
+class _GroupCommit:
+    """Commit the rows of concurrent ``send`` calls together: one transaction, one fsync.
+
+    The first caller to find no commit under way becomes the leader: it takes every row
+    queued so far (its own and others'), inserts them in one transaction, then wakes the
+    others. Callers that queued while it was committing elect the next leader. A lone
+    caller commits at once; under load each fsync carries every send that arrived during
+    the previous one. An error fails every send of that transaction.
+    """
+
+    def __init__(self, insert: Callable[[list[_Row]], None]) -> None:
+        self._insert = insert
+        self._cond = threading.Condition()
+        self._queued: list[_PendingSend] = []
+        self._leading = False
+
+    def commit(self, rows: list[_Row]) -> None:
+        pending = _PendingSend(rows)
+        with self._cond:
+            self._queued.append(pending)
+            while not pending.done:
+                if self._leading:
+                    self._cond.wait()
+                    continue
+                self._leading = True
+                batch, self._queued = self._queued, []
+                error = self._insert_unlocked(batch)
+                for sent in batch:
+                    sent.done, sent.error = True, error
+                self._leading = False
+                self._cond.notify_all()
+        if pending.error is not None:
+            raise pending.error
+
+    def _insert_unlocked(self, batch: list[_PendingSend]) -> BaseException | None:
+        self._cond.release()
+        try:
+            self._insert([row for sent in batch for row in sent.rows])
+        except BaseException as exc:  # handed to every caller in the batch
+            return exc
+        finally:
+            self._cond.acquire()
+        return None
+
+
+class _PendingSend:
+    __slots__ = ("done", "error", "rows")
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self.rows = rows
+        self.done = False
+        self.error: BaseException | None = None
