@@ -60,8 +60,8 @@ def _produce_forever(path: Path, batch_size: int, committed: Any) -> None:
 
 
 def _claim(path: Path, barrier: Barrier, results: Any) -> None:
-    store = SqliteStateStore(path)
     barrier.wait()
+    store = SqliteStateStore(path)  # all create the file's schema at once, too
     results.put(store.claim("x:reply:42", ttl_s=60).status.value)
     store.close()
 
@@ -147,9 +147,8 @@ def test_killed_producer_loses_no_committed_batch_and_writes_no_half_batch(
 def test_concurrent_claims_from_processes_give_exactly_one_fresh(
     tmp_path: Path, processes: int
 ) -> None:
-    # Given several processes claiming one key at the same moment
+    # Given several processes opening a new state file and claiming one key at once
     path = tmp_path / "state.sqlite3"
-    SqliteStateStore(path).close()
     barrier, results = SPAWN.Barrier(processes), SPAWN.Queue()
     workers = [_start(_claim, path, barrier, results) for _ in range(processes)]
     statuses = sorted(results.get(timeout=JOIN_TIMEOUT_S) for _ in workers)
