@@ -3,6 +3,8 @@
     sqlite:///var/lib/aircraftml/queue.sqlite3   SqliteQueue at an absolute path
     sqlite://var/queue.sqlite3                   SqliteQueue at a path relative to the cwd
     memory://                                    MemoryQueue (this process only)
+    sqs://<region>/<account-id>/<queue-name>     SqsQueue (the aws extra); options in the
+        [?dlq=<queue-name>&endpoint_url=<url>]   query: see aircraftml.queue.sqs
 
 Everything after ``sqlite://`` is the file's path. Keyword options go to the backend's
 constructor (``max_receives=5``, ``synchronous="NORMAL"``...). A backend registers itself
@@ -47,7 +49,14 @@ def _open_memory(url: str, **options: Any) -> RequestQueue:
     return MemoryQueue(**options)
 
 
+def _open_sqs(url: str, **options: Any) -> RequestQueue:
+    from aircraftml.queue.sqs import open_sqs_queue
+
+    return open_sqs_queue(url, **options)
+
+
 _OPENERS: dict[str, Callable[..., RequestQueue]] = {
     "sqlite": _open_sqlite,
     "memory": _open_memory,
+    "sqs": _open_sqs,
 }

@@ -1,0 +1,1 @@
+"""Running AircraftML on AWS: SQS and DynamoDB plumbing, and the Lambda adapters."""
