@@ -16,7 +16,8 @@ from aircraftml.state.base import Claim, ClaimStatus, StateStore, once_per_windo
 from aircraftml.state.memory import MemoryStateStore
 from aircraftml.state.sqlite import SqliteStateStore
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "dynamodb"]
+NOT_FOR = {"dynamodb": {"test_purge_expired_forgets_only_expired_keys": "DynamoDB's TTL purges"}}
 
 FRESH = Claim(ClaimStatus.FRESH)
 IN_PROGRESS = Claim(ClaimStatus.IN_PROGRESS)
@@ -42,6 +43,8 @@ def clock() -> FakeClock:
 def make_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> Iterator[Callable[[], StateStore]]:
+    if request.function.__name__ in NOT_FOR.get(request.param, {}):
+        pytest.skip(NOT_FOR[request.param][request.function.__name__])
     opened: list[StateStore] = []
     memory = MemoryStateStore(clock=clock)
 
@@ -51,6 +54,12 @@ def make_store(
             store = memory
         elif request.param == "sqlite":
             store = SqliteStateStore(tmp_path / "state.sqlite3", clock=clock)
+        elif request.param == "dynamodb":
+            from aircraftml.state.dynamodb import DynamoDbStateStore
+
+            client = request.getfixturevalue("make_aws_client")("dynamodb")
+            store = DynamoDbStateStore(f"contract-{tmp_path.name}", client=client, clock=clock)
+            store.create_table()
         else:
             raise AssertionError(request.param)
         opened.append(store)

@@ -3,6 +3,8 @@
     sqlite:///var/lib/aircraftml/state.sqlite3   SqliteStateStore at an absolute path
     sqlite://var/state.sqlite3                   SqliteStateStore relative to the cwd
     memory://                                    MemoryStateStore (this process only)
+    dynamodb://<table-name>                      DynamoDbStateStore (the aws extra); query:
+        [?region=<region>&endpoint_url=<url>]    see aircraftml.state.dynamodb
 
 Everything after ``sqlite://`` is the file's path; keyword options go to the constructor.
 A backend registers itself by adding its scheme and an opener to ``_OPENERS``.
@@ -45,7 +47,14 @@ def _open_memory(url: str, **options: Any) -> StateStore:
     return MemoryStateStore(**options)
 
 
+def _open_dynamodb(url: str, **options: Any) -> StateStore:
+    from aircraftml.state.dynamodb import open_dynamodb_state
+
+    return open_dynamodb_state(url, **options)
+
+
 _OPENERS: dict[str, Callable[..., StateStore]] = {
     "sqlite": _open_sqlite,
     "memory": _open_memory,
+    "dynamodb": _open_dynamodb,
 }
