@@ -4,7 +4,6 @@ nothing queued, and answers 200 only once every mention in a delivery is queued.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from starlette.testclient import TestClient
 from aircraftml.domain import Request
 from aircraftml.platforms.x_webhook import sign_body
 from aircraftml.queue.memory import MemoryQueue
-from aircraftml.webhook import BatchingSender, WebhookEndpoint, create_app
+from aircraftml.webhook import WebhookEndpoint, create_app
 
 SECRET = "kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"
 BOT_ID = "1000"
@@ -186,34 +185,3 @@ def test_likes_follows_and_unknown_events_are_acknowledged_and_ignored(hook: Har
 def test_queue_failure_is_a_503_so_x_delivers_again(hook: Harness) -> None:
     hook.fail_enqueue = True
     assert hook.post(json.dumps(mention_event()).encode()).status_code == 503
-
-
-def test_batching_sender_stores_concurrent_deliveries_each_exactly_once() -> None:
-    # Given 8 threads each sending 50 single-body deliveries through one group-commit writer
-    queue = MemoryQueue()
-    sender = BatchingSender(queue, max_batch=64)
-
-    def deliver(thread: int) -> None:
-        for n in range(50):
-            sender.send([f"{thread}-{n}"])
-
-    threads = [threading.Thread(target=deliver, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    sender.close()
-    # Then all 400 bodies are stored, none twice
-    bodies = [m.body for m in queue.receive(max_messages=1_000)]
-    assert sorted(bodies) == sorted(f"{t}-{n}" for t in range(8) for n in range(50))
-
-
-def test_batching_sender_reports_a_failed_write_to_each_waiting_caller() -> None:
-    class BrokenQueue(MemoryQueue):
-        def send(self, bodies: Sequence[str], delay_s: float = 0.0) -> list[str]:
-            raise OSError("disk full")
-
-    sender = BatchingSender(BrokenQueue())
-    with pytest.raises(OSError, match="disk full"):
-        sender.send(["a"])
-    sender.close()

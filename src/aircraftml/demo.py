@@ -17,7 +17,7 @@ from pathlib import Path
 from aircraftml.config import Settings
 from aircraftml.platforms.fake_x import FakeReply, FakeX, FakeXConfig, FakeXServer, LoopbackServer
 from aircraftml.serve import WorkerPool
-from aircraftml.webhook import WEBHOOK_PATH, BatchingSender, create_app
+from aircraftml.webhook import WEBHOOK_PATH, create_app
 
 MONOPLANE = "propeller_monoplane_in_flight_from_above.jpg"
 BOATS = "boats-in-river-nagasaki.jpg"
@@ -82,7 +82,7 @@ def run_demo(
 
 @contextmanager
 def _bot(fake: FakeX, fake_server: FakeXServer, out_dir: Path, workers: int) -> Iterator[str]:
-    """The bot as `aircraftml serve` runs it: webhook + group commit + worker processes."""
+    """The bot as `aircraftml serve` runs it: webhook + SQLite queue + worker processes."""
     config = fake.config
     settings = Settings(
         bot_user_id=config.bot_user_id,
@@ -102,15 +102,13 @@ def _bot(fake: FakeX, fake_server: FakeXServer, out_dir: Path, workers: int) -> 
     from aircraftml.assembly import build_endpoint, build_queue
 
     queue = build_queue(settings)
-    sender = BatchingSender(queue)
     pool = WorkerPool(settings)
     pool.start()
     try:
-        with LoopbackServer(create_app(build_endpoint(settings, sender.send))) as hook:
+        with LoopbackServer(create_app(build_endpoint(settings, queue.send))) as hook:
             yield hook.base_url + WEBHOOK_PATH
     finally:
         pool.stop()
-        sender.close()
         queue.close()
 
 

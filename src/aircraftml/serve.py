@@ -18,7 +18,7 @@ import uvicorn
 
 from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
 from aircraftml.config import Settings
-from aircraftml.webhook import BatchingSender, create_app
+from aircraftml.webhook import create_app
 from aircraftml.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -105,8 +105,7 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     With ``workers=False`` only the webhook runs (scale-out: workers run elsewhere).
     """
     queue = build_queue(settings)
-    sender = BatchingSender(queue)
-    app = create_app(build_endpoint(settings, sender.send))
+    app = create_app(build_endpoint(settings, queue.send))
     pool = WorkerPool(settings, log_level=log_level) if workers else None
     if pool is not None:
         pool.start()
@@ -122,5 +121,4 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     finally:
         if pool is not None:
             pool.stop()
-        sender.close()
         queue.close()

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +30,6 @@ from starlette.routing import Route
 
 from aircraftml.platforms.x_events import requests_from_delivery
 from aircraftml.platforms.x_webhook import InvalidCrcToken, crc_response, verify_signature
-from aircraftml.queue.base import RequestQueue
 
 logger = logging.getLogger(__name__)
 
@@ -97,68 +94,6 @@ class WebhookEndpoint:
 
 def too_large(max_body_bytes: int) -> Answer:
     return Answer(413, {"error": f"body over {max_body_bytes} bytes"})
-
-
-class BatchingSender:
-    """Group commit: concurrent deliveries share one queue write (one fsync), so bursts of
-    thousands of events a second are stored durably without queueing up behind each other.
-
-    ``send`` blocks until its bodies are stored, or raises what the queue raised. The queue
-    is used from one thread only, the sender's own.
-    """
-
-    def __init__(self, queue: RequestQueue, *, max_batch: int = 1000) -> None:
-        self._queue = queue
-        self._max_batch = max_batch
-        self._pending: list[tuple[Sequence[str], Future[None]]] = []
-        self._wake = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
-        self._thread.start()
-
-    def send(self, bodies: Sequence[str]) -> None:
-        done: Future[None] = Future()
-        with self._wake:
-            if self._closed:
-                raise RuntimeError("the queue writer is closed")
-            self._pending.append((bodies, done))
-            self._wake.notify()
-        done.result()
-
-    def close(self) -> None:
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending and not self._closed:
-                    self._wake.wait()
-                if not self._pending:
-                    return
-                batch = self._take_batch()
-            self._write(batch)
-
-    def _take_batch(self) -> list[tuple[Sequence[str], Future[None]]]:
-        batch: list[tuple[Sequence[str], Future[None]]] = []
-        count = 0
-        while self._pending and (not batch or count + len(self._pending[0][0]) <= self._max_batch):
-            item = self._pending.pop(0)
-            batch.append(item)
-            count += len(item[0])
-        return batch
-
-    def _write(self, batch: list[tuple[Sequence[str], Future[None]]]) -> None:
-        try:
-            self._queue.send([body for bodies, _ in batch for body in bodies])
-        except Exception as exc:
-            for _, done in batch:
-                done.set_exception(exc)
-        else:
-            for _, done in batch:
-                done.set_result(None)
 
 
 def create_app(endpoint: WebhookEndpoint) -> Starlette:
