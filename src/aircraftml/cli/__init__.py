@@ -15,9 +15,11 @@ def main() -> None:
 
 def _register() -> None:
     from aircraftml.cli import classify, demo
+    from aircraftml.cli import evaluate as evaluate_cli
     from aircraftml.cli import fake_x as fake_x_cli
     from aircraftml.cli import queue as queue_cli
     from aircraftml.cli import serve as serve_cli
+    from aircraftml.cli import train as train_cli
 
     main.add_command(classify.classify)
     main.add_command(demo.demo)
@@ -26,6 +28,8 @@ def _register() -> None:
     main.add_command(serve_cli.serve)
     main.add_command(serve_cli.webhook)
     main.add_command(serve_cli.worker)
+    main.add_command(train_cli.train)
+    main.add_command(evaluate_cli.evaluate)
 
 
 _register()

