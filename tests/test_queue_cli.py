@@ -36,7 +36,7 @@ def test_stats_counts_ready_and_dead(queue_path: Path) -> None:
 
 
 def test_queue_path_comes_from_the_environment(queue_path: Path) -> None:
-    code, output = run("stats", env={"AIRCRAFTML_QUEUE_PATH": str(queue_path)})
+    code, output = run("stats", env={"AIRCRAFTML_QUEUE_URL": f"sqlite://{queue_path}"})
     assert code == 0
     assert "dead" in output and "2" in output
 

@@ -17,6 +17,7 @@ from typing import Any
 from aircraftml.errors import ConfigError
 
 ENV_PREFIX = "AIRCRAFTML_"
+DEFAULT_QUEUE_URL = "sqlite://var/queue.sqlite3"
 
 
 def _setting(default: Any = dataclasses.MISSING, *, secret: bool = False, doc: str = "") -> Any:
@@ -38,7 +39,7 @@ class Settings:
     allow_insecure_media_for_testing: bool = _setting(
         False, doc="allow http photo URLs (only for a local fake X)"
     )
-    queue_url: str = _setting("sqlite://var/queue.sqlite3", doc="request queue")
+    queue_url: str = _setting(DEFAULT_QUEUE_URL, doc="request queue")
     state_url: str = _setting("sqlite://var/state.sqlite3", doc="idempotency store")
     host: str = _setting("127.0.0.1", doc="webhook listen address")
     port: int = _setting(8080, doc="webhook listen port")

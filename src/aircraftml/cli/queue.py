@@ -4,8 +4,8 @@
     aircraftml queue dead-letters [--limit N] [--json]
     aircraftml queue redrive [ID ...]          (every dead letter when no ID is given)
 
-``--queue`` (or ``AIRCRAFTML_QUEUE_PATH``) is a queue file, or a URL that ``open_queue``
-knows (``sqlite:///path``, ``sqs://...``).
+``--queue`` (or ``AIRCRAFTML_QUEUE_URL``, the bot's own setting) is a queue URL that
+``open_queue`` knows (``sqlite://var/queue.sqlite3``, ``sqs://...``) or a queue file.
 """
 
 from __future__ import annotations
@@ -17,21 +17,20 @@ from pathlib import Path
 
 import click
 
+from aircraftml.config import DEFAULT_QUEUE_URL
 from aircraftml.errors import AircraftMLError
 from aircraftml.queue import RequestQueue, open_queue
 from aircraftml.queue.sqlite import SqliteQueue
-
-DEFAULT_QUEUE_PATH = "./var/queue.sqlite3"
 
 
 @click.group()
 @click.option(
     "--queue",
     "location",
-    envvar="AIRCRAFTML_QUEUE_PATH",
-    default=DEFAULT_QUEUE_PATH,
+    envvar="AIRCRAFTML_QUEUE_URL",
+    default=DEFAULT_QUEUE_URL,
     show_default=True,
-    help="The queue file, or a queue URL (env: AIRCRAFTML_QUEUE_PATH).",
+    help="The queue URL, or a queue file (env: AIRCRAFTML_QUEUE_URL).",
 )
 @click.pass_context
 def queue(ctx: click.Context, location: str) -> None:
@@ -90,13 +89,14 @@ def redrive(ctx: click.Context, ids: tuple[str, ...]) -> None:
 def _open(ctx: click.Context) -> RequestQueue:
     location: str = ctx.obj
     try:
-        if "://" in location:
+        path = Path(location.removeprefix("sqlite://"))
+        if "://" in location and not location.startswith("sqlite://"):
             opened = open_queue(location)
-        elif Path(location).is_file():
-            opened = SqliteQueue(Path(location))
+        elif path.is_file():
+            opened = SqliteQueue(path)
         else:
             raise click.ClickException(
-                f"no queue file at {location} (set --queue or AIRCRAFTML_QUEUE_PATH)"
+                f"no queue file at {path} (set --queue or AIRCRAFTML_QUEUE_URL)"
             )
     except AircraftMLError as exc:
         raise click.ClickException(str(exc)) from exc
