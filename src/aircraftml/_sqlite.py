@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,10 +121,24 @@ class Database:
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn, self._busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._conn_synchronous = self._synchronous
         return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch to WAL. On a new file several processes may race to do it, and SQLite answers
+    the losers "database is locked" at once, without waiting on busy_timeout: retry."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _statements(schema_sql: str) -> list[str]:
