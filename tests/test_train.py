@@ -1,0 +1,101 @@
+"""End to end on a tiny synthetic dataset: ``aircraftml train`` -> ``evaluate`` -> classify.
+
+Needs the 'train' extra (torch and the EfficientNet packages); skipped without it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw
+
+from aircraftml.cli import main
+from aircraftml.vision.classifier import Classifier
+
+pytest.importorskip("torch", reason="training needs torch (the 'train' extra)")
+pytest.importorskip("efficientnet_lite_pytorch", reason="training needs the 'train' extra")
+
+PATTERNS = ("checks", "rings", "stripes")
+
+
+def _pattern(kind: str, width_px: int, height_px: int, step_px: int) -> Image.Image:
+    image = Image.new("RGB", (width_px, height_px), "white")
+    draw = ImageDraw.Draw(image)
+    if kind == "stripes":
+        for y in range(0, height_px, step_px * 2):
+            draw.rectangle((0, y, width_px, y + step_px - 1), fill=(200, 30, 30))
+    elif kind == "checks":
+        for y in range(0, height_px, step_px):
+            for x in range(0, width_px, step_px):
+                if (x // step_px + y // step_px) % 2:
+                    draw.rectangle((x, y, x + step_px - 1, y + step_px - 1), fill=(20, 120, 20))
+    else:
+        cx, cy = width_px / 2, height_px / 2
+        for r in range(max(width_px, height_px), 0, -step_px):
+            fill = (30, 30, 200) if (r // step_px) % 2 else (255, 255, 255)
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    return image
+
+
+def make_pattern_dataset(root: Path, per_split: dict[str, int]) -> None:
+    """Three trivially separable classes of patterns, odd sizes, JPEG and PNG."""
+    rng = random.Random(0)
+    for split, count in per_split.items():
+        for kind in PATTERNS:
+            folder = root / split / kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                size = rng.choice([(64, 48), (80, 80), (50, 70)])
+                image = _pattern(kind, *size, step_px=rng.randint(6, 10))
+                image.save(folder / f"{i}.{'png' if i % 2 else 'jpg'}")
+
+
+@pytest.mark.slow
+def test_train_then_evaluate_then_classify_a_tiny_dataset(tmp_path: Path) -> None:
+    # Given a tiny dataset of three patterns
+    data_dir = tmp_path / "data"
+    make_pattern_dataset(data_dir, {"train": 8, "val": 4, "test": 4})
+    model_dir = tmp_path / "model"
+    runner = CliRunner()
+
+    # When the quick configuration trains on it through the CLI
+    trained = runner.invoke(
+        main, ["train", str(data_dir), "--out", str(model_dir), "--quick", "--quiet"]
+    )
+
+    # Then a complete model directory is written
+    assert trained.exit_code == 0, trained.output
+    assert {p.name for p in model_dir.iterdir()} >= {"model.onnx", "model.json", "MODEL_CARD.md"}
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["labels"] == list(PATTERNS) and meta["temperature"] > 0
+    assert "no README" in (model_dir / "MODEL_CARD.md").read_text()
+
+    # When it is evaluated on the test split
+    evaluated = runner.invoke(
+        main, ["evaluate", str(data_dir), "--model", str(model_dir), "--json"]
+    )
+
+    # Then the trivially separable patterns are recognised
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.output)
+    assert report["count"] == 12 and report["top1"] >= 0.9
+
+    # And the model classifies a new picture with calibrated, sorted guesses
+    classifier = Classifier.load(model_dir)
+    (guesses,) = classifier.classify([_pattern("rings", 90, 60, 8)], top_k=3)
+    assert guesses[0].label == "rings"
+    assert [g.confidence for g in guesses] == sorted((g.confidence for g in guesses), reverse=True)
+
+
+def test_train_refuses_a_folder_without_train_split_in_one_line(tmp_path: Path) -> None:
+    # Given a data folder with no train/ in it
+    (tmp_path / "val" / "x").mkdir(parents=True)
+    # When training is asked for
+    result = CliRunner().invoke(main, ["train", str(tmp_path), "--out", str(tmp_path / "m")])
+    # Then it fails with one clear line
+    assert result.exit_code != 0
+    assert "has no train/ folder" in result.output
