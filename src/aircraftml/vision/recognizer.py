@@ -96,7 +96,11 @@ class Recognizer:
         started = time.perf_counter()
         boxes = sorted(self._detector.detect(photo.image), key=lambda b: (b.x0, b.y0))
         detected = time.perf_counter()
-        crops = [crop_for_classifier(photo.image, box) for box in boxes]
+        meta = self._classifier.meta
+        crops = [
+            crop_for_classifier(photo.image, box, meta.input_size_px, margin=meta.crop_margin)
+            for box in boxes
+        ]
         guesses = self._classifier.classify(crops, top_k=TOP_K_TYPES) if crops else []
         classified = time.perf_counter()
         aircraft = tuple(
