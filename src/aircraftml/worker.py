@@ -1,13 +1,14 @@
 """Take requests off the queue and hand them to the handler; map the outcome onto the queue.
 
-This is the one place where errors become queue actions:
+This is the one place where errors become queue actions (``judge`` decides, ``settle``
+applies); ``aircraftml worker`` and the SQS Lambda function (``aws.lambdas``) share it:
 
-    handled                     -> ack
-    RateLimited(until)          -> retry at the reset time, and pause this worker until then
-    TransientError              -> retry after a capped exponential backoff
-    PermanentError              -> dead-letter now, with the reason
-    a message that is not JSON  -> dead-letter now ("malformed request")
-    any other exception         -> retry with backoff; the queue dead-letters it after
+    handled                     -> Done: ack
+    RateLimited(until)          -> RetryLater at the reset time, and pause this worker until then
+    TransientError              -> RetryLater after a capped exponential backoff
+    PermanentError              -> DeadLetterNow, with the reason
+    a message that is not JSON  -> DeadLetterNow ("malformed request")
+    any other exception         -> RetryLater with backoff; the queue dead-letters it after
                                    ``max_receives`` tries, keeping the last error
 """
 
@@ -17,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
@@ -29,6 +31,73 @@ logger = logging.getLogger(__name__)
 def backoff_delay_s(receive_count: int, *, base_s: float = 2.0, cap_s: float = 300.0) -> float:
     """2, 4, 8 ... seconds after the 1st, 2nd, 3rd ... failed try, never more than ``cap_s``."""
     return float(min(cap_s, base_s * 2 ** max(receive_count - 1, 0)))
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Handled (or already handled): delete the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    """Try again in ``delay_s``; ``resume_at_epoch_s`` is set when the platform said when."""
+
+    delay_s: float
+    reason: str
+    resume_at_epoch_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterNow:
+    """Retrying will not help: move the message to the dead-letter queue with ``reason``."""
+
+    reason: str
+
+
+Verdict = Done | RetryLater | DeadLetterNow
+
+
+def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.time) -> Verdict:
+    """Handle one message and say what the queue should do with it. Never raises Exception."""
+    try:
+        request = Request.from_json(message.body)
+    except (ValueError, TypeError, KeyError) as exc:
+        logger.error("message %s: malformed request: %s", message.id, exc)
+        return DeadLetterNow(f"malformed request: {exc}")
+    try:
+        handler.handle(request)
+    except Exception as exc:
+        return verdict_for_error(exc, message.receive_count, clock(), post_id=request.post_id)
+    return Done()
+
+
+def verdict_for_error(
+    exc: Exception, receive_count: int, now_epoch_s: float, *, post_id: str = "?"
+) -> RetryLater | DeadLetterNow:
+    """What a failure of the ``receive_count``-th try means for the message (and logs it)."""
+    if isinstance(exc, RateLimited):
+        wait_s = max(exc.until_epoch_s - now_epoch_s, 1.0)
+        logger.warning("post %s: rate limited for %.0f s: %s", post_id, wait_s, exc)
+        return RetryLater(wait_s, f"rate limited: {exc}", resume_at_epoch_s=exc.until_epoch_s)
+    delay_s = backoff_delay_s(receive_count)
+    if isinstance(exc, TransientError):
+        logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
+        return RetryLater(delay_s, str(exc))
+    if isinstance(exc, PermanentError):
+        logger.error("post %s: dead-lettered: %s", post_id, exc)
+        return DeadLetterNow(f"{type(exc).__name__}: {exc}")
+    logger.error("post %s: unexpected error, retry in %.0f s", post_id, delay_s, exc_info=exc)
+    return RetryLater(delay_s, f"{type(exc).__name__}: {exc}")
+
+
+def settle(queue: RequestQueue, message: Message, verdict: Verdict) -> None:
+    """Apply ``verdict`` to the message on ``queue``."""
+    if isinstance(verdict, Done):
+        queue.ack(message)
+    elif isinstance(verdict, RetryLater):
+        queue.retry(message, delay_s=verdict.delay_s, reason=verdict.reason)
+    else:
+        queue.dead_letter(message, verdict.reason)
 
 
 class Worker:
@@ -67,28 +136,17 @@ class Worker:
         return len(messages)
 
     def process(self, message: Message) -> None:
-        try:
-            request = Request.from_json(message.body)
-        except (ValueError, TypeError, KeyError) as exc:
-            self._queue.dead_letter(message, f"malformed request: {exc}")
-            return
-        try:
-            self._handler.handle(request)
-        except RateLimited as exc:
-            wait_s = max(exc.until_epoch_s - self._clock(), 1.0)
-            logger.warning("post %s: rate limited for %.0f s: %s", request.post_id, wait_s, exc)
-            self._queue.retry(message, delay_s=wait_s, reason=f"rate limited: {exc}")
-            self._resume_at_s = exc.until_epoch_s
-        except TransientError as exc:
-            delay_s = backoff_delay_s(message.receive_count)
-            logger.warning("post %s: will retry in %.0f s: %s", request.post_id, delay_s, exc)
-            self._queue.retry(message, delay_s=delay_s, reason=str(exc))
-        except PermanentError as exc:
-            logger.error("post %s: dead-lettered: %s", request.post_id, exc)
-            self._queue.dead_letter(message, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:
-            delay_s = backoff_delay_s(message.receive_count)
-            logger.exception("post %s: unexpected error, retry in %.0f s", request.post_id, delay_s)
-            self._queue.retry(message, delay_s=delay_s, reason=f"{type(exc).__name__}: {exc}")
-        else:
-            self._queue.ack(message)
+        settle(self._queue, message, self.judge(message))
+
+    def judge(self, message: Message) -> Verdict:
+        """``judge`` the message, unless the platform asked us to wait: then retry it at once.
+
+        A rate limit pauses this worker (and a Lambda container) until the reset time.
+        """
+        paused_s = self._resume_at_s - self._clock()
+        if paused_s > 0:
+            return RetryLater(paused_s, "rate limited: waiting for the reset")
+        verdict = judge(self._handler, message, self._clock)
+        if isinstance(verdict, RetryLater) and verdict.resume_at_epoch_s is not None:
+            self._resume_at_s = verdict.resume_at_epoch_s
+        return verdict

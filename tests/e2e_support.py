@@ -1,0 +1,144 @@
+"""Helpers for the end-to-end tests (tests/test_bot_e2e.py on SQLite, tests/test_sqs_e2e.py on
+SQS + DynamoDB): photos, waiting, a fast fake X, and the bot's processes started with
+``aircraftml`` commands and AIRCRAFTML_* settings."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from aircraftml.platforms.fake_x import FakeReply, FakeX, FakeXConfig
+from aircraftml.queue.base import RequestQueue
+from aircraftml.queue.sqlite import SqliteQueue
+
+VISIBILITY_TIMEOUT_S = 6
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def jpeg(
+    colour: tuple[int, int, int] = (120, 160, 220), size: tuple[int, int] = (320, 240)
+) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def shipped_plane() -> bytes:
+    from aircraftml.demo import MONOPLANE, shipped_photo
+
+    return shipped_photo(MONOPLANE)
+
+
+def fast_fake_x() -> FakeX:
+    """A fake X with short webhook retries and rate limits no test reaches."""
+    fake = FakeX(FakeXConfig(retry_delays_s=(0.2, 0.5)))
+    for route in ("POST /2/tweets", "POST /2/media/upload", "POST /2/media/metadata"):
+        fake.set_rate_limit(route, 100_000)
+    fake.set_rate_limit("GET /2/tweets/:id", 100_000)
+    return fake
+
+
+def replies_to(fake: FakeX, post_id: str) -> list[FakeReply]:
+    return [r for r in fake.replies if r.in_reply_to_id == post_id]
+
+
+class Bot:
+    """The bot's processes, started with ``aircraftml`` commands and AIRCRAFTML_* settings.
+
+    By default the queue and state are SQLite files in ``var``; pass ``queue_url``,
+    ``state_url``, ``open_queue`` (how this process opens the same queue) and ``env``
+    (e.g. AWS credentials) for other backends.
+    """
+
+    def __init__(
+        self,
+        fake: FakeX,
+        base_url: str,
+        var: Path,
+        *,
+        queue_url: str | None = None,
+        state_url: str | None = None,
+        open_queue: Callable[[], RequestQueue] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.queue_path = var / "queue.sqlite3"
+        self._open_queue = open_queue or (lambda: SqliteQueue(self.queue_path))
+        config = fake.config
+        self.env = {
+            **os.environ,
+            "AIRCRAFTML_BOT_USER_ID": config.bot_user_id,
+            "AIRCRAFTML_BOT_HANDLE": config.bot_handle,
+            "AIRCRAFTML_X_CONSUMER_KEY": config.consumer_key,
+            "AIRCRAFTML_X_CONSUMER_SECRET": config.consumer_secret,
+            "AIRCRAFTML_X_ACCESS_TOKEN": config.access_token,
+            "AIRCRAFTML_X_ACCESS_TOKEN_SECRET": config.access_token_secret,
+            "AIRCRAFTML_X_API_BASE_URL": base_url,
+            "AIRCRAFTML_X_MEDIA_HOSTS": "127.0.0.1",
+            "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+            "AIRCRAFTML_QUEUE_URL": queue_url or f"sqlite://{self.queue_path}",
+            "AIRCRAFTML_STATE_URL": state_url or f"sqlite://{var / 'state.sqlite3'}",
+            "AIRCRAFTML_PORT": str(self.port),
+            "AIRCRAFTML_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+            "AIRCRAFTML_MAX_RECEIVES": "3",
+            "AIRCRAFTML_WORKERS": "1",
+            **(env or {}),
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhook"
+
+    def start(self, command: str, **env: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aircraftml", command],
+            env={**self.env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.processes.append(process)
+        if command in ("webhook", "serve"):
+            wait_for(self._webhook_up, 30, f"aircraftml {command} to listen")
+        return process
+
+    def _webhook_up(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def queue(self) -> RequestQueue:
+        return self._open_queue()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
