@@ -18,8 +18,12 @@ $(VENV)/.dev: $(BIN)/aircraftml
 	$(BIN)/pip install --quiet -e '.[train,aws,dev]'
 	touch $@
 
+# The demo's own photos ship in the package; where ../shared/data/photos exists (developers'
+# machines and CI) its photos are mentioned too. They are never copied into the repository.
+SHARED_PHOTOS := $(wildcard ../shared/data/photos)
+
 demo: $(BIN)/aircraftml
-	$(BIN)/aircraftml demo
+	$(BIN)/aircraftml demo $(if $(SHARED_PHOTOS),--photos $(SHARED_PHOTOS))
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks scripts
