@@ -45,10 +45,11 @@ def jpeg(
     return out.getvalue()
 
 
-def shipped_plane() -> bytes:
-    from aircraftml.demo import MONOPLANE, shipped_photo
+def airliner_photo() -> bytes:
+    """A drawing of an airliner that the shipped detector finds (score 0.99)."""
+    from aircraftml.demo import draw_airliner
 
-    return shipped_photo(MONOPLANE)
+    return draw_airliner()
 
 
 def fast_fake_x() -> FakeX:

@@ -34,10 +34,10 @@ from aircraftml.state.dynamodb import DynamoDbStateStore
 from e2e_support import (
     VISIBILITY_TIMEOUT_S,
     Bot,
+    airliner_photo,
     fast_fake_x,
     jpeg,
     replies_to,
-    shipped_plane,
     wait_for,
 )
 
@@ -150,7 +150,7 @@ def test_worker_killed_mid_request_then_restarted_replies_exactly_once(
     fake_x.register_webhook(bot.webhook_url)
     # Given X is slow to accept replies, so the worker is caught in the middle of one
     fake_x.inject_fault("/2/tweets", "slow", count=1, delay_s=2.0, method="POST")
-    delivery = fake_x.mention("alice", "what is this?", photos=[shipped_plane()])
+    delivery = fake_x.mention("alice", "what is this?", photos=[airliner_photo()])
     wait_for(
         lambda: any(path.startswith("/2/media/metadata") for _, path, _ in fake_x.request_log),
         60,

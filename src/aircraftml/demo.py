@@ -7,12 +7,16 @@ the bot's workers fetch photos from the fake and post replies to it with the rea
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 from aircraftml.config import Settings
 from aircraftml.platforms.fake_x import FakeReply, FakeX, FakeXConfig, FakeXServer, LoopbackServer
@@ -43,11 +47,65 @@ def shipped_photo(name: str) -> bytes:
     return resources.files("aircraftml.demo_photos").joinpath(name).read_bytes()
 
 
+def draw_airliner(width_px: int = 960, height_px: int = 600) -> bytes:
+    """A JPEG drawing of an airliner in a blue sky: an aircraft any machine can make, for the
+    demo and the tests (the detector finds it; the type is anyone's guess)."""
+    image = Image.new("RGB", (width_px, height_px))
+    sky = np.linspace(0.85, 1.15, height_px)[:, None, None] * np.array([135, 180, 230])
+    image = Image.fromarray(
+        np.clip(np.broadcast_to(sky, (height_px, width_px, 3)), 0, 255).astype(np.uint8)
+    )
+    draw = ImageDraw.Draw(image)
+    w, h = width_px, height_px
+    cx, cy, length, body = w // 2, h // 2, int(w * 0.7), int(h * 0.09)
+    x0, x1 = cx - length // 2, cx + length // 2
+    grey, outline = (200, 200, 210), (90, 90, 100)
+    draw.rounded_rectangle(
+        (x0, cy - body // 2, x1, cy + body // 2),
+        radius=body // 2,
+        fill=(235, 235, 240),
+        outline=outline,
+    )
+    for x in range(x0 + body, x1 - body, max(6, length // 40)):
+        draw.ellipse((x, cy - body // 4, x + 4, cy - body // 4 + 5), fill=(50, 60, 80))
+    wing = [
+        (cx - length // 10, cy + body // 3),
+        (cx + length // 8, cy + body // 3),
+        (cx - length // 5, cy + int(h * 0.33)),
+        (cx - length // 3, cy + int(h * 0.33)),
+    ]
+    draw.polygon(wing, fill=grey, outline=outline)
+    draw.rounded_rectangle(
+        (cx - length // 6, cy + int(h * 0.13), cx - length // 20, cy + int(h * 0.2)),
+        radius=8,
+        fill=(180, 180, 190),
+        outline=outline,
+    )
+    fin = [
+        (x0 + int(length * 0.02), cy - body // 2),
+        (x0 + int(length * 0.12), cy - body // 2),
+        (x0 + int(length * 0.03), cy - int(h * 0.33)),
+        (x0 - int(length * 0.02), cy - int(h * 0.33)),
+    ]
+    draw.polygon(fin, fill=(30, 60, 150), outline=outline)
+    tailplane = [
+        (x0 + int(length * 0.02), cy),
+        (x0 + int(length * 0.13), cy),
+        (x0 + int(length * 0.01), cy + int(h * 0.1)),
+        (x0 - int(length * 0.04), cy + int(h * 0.1)),
+    ]
+    draw.polygon(tailplane, fill=grey, outline=outline)
+    out = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(0.8)).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
 def demo_mentions(extra_photos: Sequence[Path]) -> list[Mention]:
-    """The story: a photo, a reply to someone else's photo, no aircraft, no photo, a broken
-    photo; then one mention for each extra photo given."""
+    """The story: a drawing and a photo of aircraft, a reply to someone else's photo, a photo
+    with no aircraft, no photo, a broken photo; then one mention for each extra photo."""
     plane, boats = shipped_photo(MONOPLANE), shipped_photo(BOATS)
     mentions = [
+        Mention("kid_pilot", "I drew this airliner, what type is it?", photos=(draw_airliner(),)),
         Mention("alice", "what plane is this?", photos=(plane,)),
         Mention("carol", "do you know this one?", parent_photos=(plane,)),
         Mention("dave", "any aircraft here?", photos=(boats,)),

@@ -1,0 +1,205 @@
+"""The bot end to end on one machine: fake X delivers signed events over HTTP to a webhook
+process; worker processes fetch photos from fake X, run the real models and post replies
+with the real X client. Nothing lost, nothing answered twice, whatever is killed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from aircraftml.domain import Request
+from aircraftml.platforms.fake_x import FakeX, FakeXServer
+from aircraftml.platforms.x_webhook import sign_body
+from e2e_support import Bot, airliner_photo, fast_fake_x, jpeg, replies_to, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeX, str]]:
+    fake = fast_fake_x()
+    with FakeXServer(fake) as server:
+        yield fake, server.base_url
+
+
+@pytest.fixture
+def bot(fake: tuple[FakeX, str], tmp_path: Path) -> Iterator[Bot]:
+    fake_x, base_url = fake
+    bot = Bot(fake_x, base_url, tmp_path)
+    yield bot
+    bot.stop()
+
+
+def test_a_mention_with_a_photo_gets_one_annotated_reply(fake: tuple[FakeX, str], bot: Bot) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    bot.start("worker")
+    fake_x.register_webhook(bot.webhook_url)
+    # When alice mentions the bot with a photo of an aircraft
+    delivery = fake_x.mention("alice", "what is this?", photos=[airliner_photo()])
+    assert delivery.delivered
+    wait_for(lambda: replies_to(fake_x, str(delivery.post_id)), 60, "the reply")
+    # Then one reply names the aircraft and carries the annotated photo with alt text
+    [reply] = replies_to(fake_x, str(delivery.post_id))
+    assert reply.text.startswith("@alice I see one aircraft: ")
+    [media] = reply.media
+    assert media.mime_type == "image/jpeg"
+    assert Image.open(io.BytesIO(media.data)).size[0] >= 720
+    assert media.alt_text and "boxed and numbered" in media.alt_text
+
+
+def test_each_event_delivered_three_times_gets_one_reply(fake: tuple[FakeX, str], bot: Bot) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    bot.start("worker")
+    fake_x.register_webhook(bot.webhook_url)
+    posts = [fake_x.create_post(f"user{n}", "@aircraftml look", [jpeg()]) for n in range(3)]
+    for envelope in ("account_activity", "x_activity"):
+        for post_id in posts:
+            for _ in range(3):
+                assert fake_x.deliver(fake_x.event_for(post_id, envelope), post_id).delivered
+    wait_for(lambda: all(replies_to(fake_x, p) for p in posts), 60, "three replies")
+    time.sleep(2)  # time for any duplicate to show up
+    assert sorted(r.in_reply_to_id for r in fake_x.replies) == sorted(posts)
+    assert bot.queue().stats().ready == 0
+
+
+def test_worker_killed_mid_request_then_restarted_replies_exactly_once(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    worker = bot.start("worker")
+    fake_x.register_webhook(bot.webhook_url)
+    # Given X is slow to accept replies, so the worker is caught in the middle of one
+    fake_x.inject_fault("/2/tweets", "slow", count=1, delay_s=2.0, method="POST")
+    delivery = fake_x.mention("alice", "what is this?", photos=[airliner_photo()])
+    wait_for(lambda: bot.queue().stats().in_flight == 1, 30, "the worker to take the request")
+    wait_for(
+        lambda: any(path.startswith("/2/media/metadata") for _, path, _ in fake_x.request_log),
+        30,
+        "the worker to reach the posting step",
+    )
+    # When the worker is killed with SIGKILL and a new one started
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    bot.start("worker")
+    # Then after the visibility timeout the request is answered, exactly once
+    post_id = str(delivery.post_id)
+    wait_for(lambda: replies_to(fake_x, post_id), 60, "the reply")
+    wait_for(lambda: bot.queue().stats().in_flight + bot.queue().stats().ready == 0, 60, "ack")
+    time.sleep(1)
+    assert len(replies_to(fake_x, post_id)) == 1
+
+
+def test_a_poisoned_message_is_dead_lettered_with_its_reason_and_others_unaffected(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    fake_x.register_webhook(bot.webhook_url)
+    # Given a malformed message and a request for a post X does not have, among good ones
+    queue = bot.queue()
+    missing = Request("x", "1", "42", "mallory", "@aircraftml ?")
+    queue.send(["{this is not json", missing.to_json()])
+    good = [fake_x.mention(f"fan{n}", "this?", photos=[jpeg()]).post_id for n in range(3)]
+    # When a worker runs
+    bot.start("worker")
+    wait_for(lambda: all(replies_to(fake_x, str(p)) for p in good), 60, "the good replies")
+    wait_for(lambda: queue.stats().dead == 2, 30, "two dead letters")
+    # Then the operator sees both with their reasons; the good mentions were answered
+    listing = subprocess.run(
+        [sys.executable, "-m", "aircraftml", "queue", "dead-letters", "--json"],
+        env=bot.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    reasons = sorted(json.loads(line)["reason"] for line in listing.stdout.splitlines())
+    assert reasons[0].startswith("PermanentError") and "1" in reasons[0]
+    assert reasons[1].startswith("malformed request")
+
+
+def test_a_hostile_photo_gets_a_kind_reply_and_nothing_is_lost(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    bot.start("worker")
+    fake_x.register_webhook(bot.webhook_url)
+    truncated = airliner_photo()[:5_000]
+    delivery = fake_x.mention("eve", "and this?", photos=[truncated, b"not an image at all"])
+    wait_for(lambda: replies_to(fake_x, str(delivery.post_id)), 60, "the reply")
+    [reply] = replies_to(fake_x, str(delivery.post_id))
+    assert "Photo 1: I couldn't open your photo" in reply.text
+    assert "Photo 2: I couldn't open your photo" in reply.text
+
+
+def test_bad_signatures_and_bad_crc_tokens_are_refused_with_nothing_queued(bot: Bot) -> None:
+    bot.start("webhook")
+    body = json.dumps({"for_user_id": "1000", "tweet_create_events": []}).encode()
+    with httpx.Client() as http:
+        forged = http.post(
+            bot.webhook_url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-twitter-webhooks-signature": sign_body(body, "not-the-secret"),
+            },
+        )
+        bad_crc = http.get(bot.webhook_url, params={"crc_token": "<script>"})
+        huge = http.post(
+            bot.webhook_url,
+            content=b"{" + b" " * 2_000_000 + b"}",
+            headers={"content-type": "application/json"},
+        )
+    assert (forged.status_code, bad_crc.status_code, huge.status_code) == (401, 400, 413)
+    stats = bot.queue().stats()
+    assert stats.ready + stats.in_flight + stats.delayed + stats.dead == 0
+
+
+def test_serve_restarts_a_killed_worker(fake: tuple[FakeX, str], bot: Bot) -> None:
+    fake_x, _ = fake
+    serve = bot.start("serve")
+    fake_x.register_webhook(bot.webhook_url)
+    children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children")
+    if not children.exists():
+        pytest.skip("needs /proc/<pid>/task/<pid>/children to find the worker")
+    workers = [int(p) for p in children.read_text().split()]
+    # spawn also starts a resource tracker; the worker is the child that runs our module
+    worker_pids = [
+        p
+        for p in workers
+        if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+    assert worker_pids, "no worker process found under aircraftml serve"
+    os.kill(worker_pids[0], signal.SIGKILL)
+    delivery = fake_x.mention("gina", "still there?", photos=[jpeg()])
+    wait_for(lambda: replies_to(fake_x, str(delivery.post_id)), 60, "the reply")
+
+
+@pytest.mark.skipif(os.environ.get("AIRCRAFTML_SKIP_LOAD") == "1", reason="load test disabled")
+def test_a_thousand_mentions_get_a_thousand_replies(fake: tuple[FakeX, str], bot: Bot) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    bot.start("worker")
+    bot.start("worker")
+    fake_x.register_webhook(bot.webhook_url)
+    photo = jpeg(size=(160, 120))
+    posts = [fake_x.mention(f"user{n}", "plane?", photos=[photo]).post_id for n in range(1000)]
+    assert len(set(posts)) == 1000
+    wait_for(lambda: len(fake_x.replies) >= 1000, 300, "1,000 replies")
+    time.sleep(2)
+    assert sorted(r.in_reply_to_id for r in fake_x.replies) == sorted(str(p) for p in posts)
