@@ -129,7 +129,10 @@ def run_demo(
 ) -> list[Exchange]:
     out_dir.mkdir(parents=True, exist_ok=True)
     fake = FakeX(FakeXConfig(retry_delays_s=(0.5, 2.0)))
-    with FakeXServer(fake) as fake_server, _bot(fake, fake_server, out_dir, workers) as hook_url:
+    with (
+        FakeXServer(fake) as fake_server,
+        running_bot(fake, fake_server, out_dir / "var", workers) as hook_url,
+    ):
         fake.register_webhook(hook_url)
         echo(f"fake X on {fake_server.base_url}; the bot's webhook on {hook_url} (CRC passed)")
         exchanges = [_converse(fake, mention, timeout_s) for mention in demo_mentions(extra_photos)]
@@ -139,8 +142,11 @@ def run_demo(
 
 
 @contextmanager
-def _bot(fake: FakeX, fake_server: FakeXServer, out_dir: Path, workers: int) -> Iterator[str]:
-    """The bot as `aircraftml serve` runs it: webhook + SQLite queue + worker processes."""
+def running_bot(
+    fake: FakeX, fake_server: FakeXServer, var_dir: Path, workers: int
+) -> Iterator[str]:
+    """The bot as `aircraftml serve` runs it (webhook, SQLite queue in ``var_dir``, worker
+    processes), talking to ``fake``; yields the webhook URL."""
     config = fake.config
     settings = Settings(
         bot_user_id=config.bot_user_id,
@@ -152,8 +158,8 @@ def _bot(fake: FakeX, fake_server: FakeXServer, out_dir: Path, workers: int) -> 
         x_api_base_url=fake_server.base_url,
         x_media_hosts=(fake_server.host,),
         allow_insecure_media_for_testing=True,
-        queue_url=f"sqlite://{out_dir / 'var' / 'queue.sqlite3'}",
-        state_url=f"sqlite://{out_dir / 'var' / 'state.sqlite3'}",
+        queue_url=f"sqlite://{var_dir / 'queue.sqlite3'}",
+        state_url=f"sqlite://{var_dir / 'state.sqlite3'}",
         workers=workers,
         visibility_timeout_s=60.0,
     )
