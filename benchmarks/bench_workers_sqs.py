@@ -8,7 +8,9 @@ and the fake X on loopback threads of this process, and the workers as real proc
 the real models and the real X client. For each worker count: start the workers, wait until
 each has loaded its models, then per run create ``--mentions`` posts with a small photo on
 the fake X, put their requests on the queue at once, and time until every one has a reply
-(at most ``--timeout-s`` per run). Prints the median of the runs.
+(at most ``--timeout-s`` per run). Prints the median of the runs. The photo is a blank
+160x120 JPEG (detector only: measures the plumbing), or with ``--plane`` a drawn
+airliner (detector, classifier, annotated image uploaded with its alt text).
 
 Moto is a single Python server process shared with the fake X here, and the workers share
 this machine's cores with both: the figures bound what one machine does, not what SQS,
@@ -67,6 +69,12 @@ def small_jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (160, 120), (120, 160, 220)).save(out, format="JPEG")
     return out.getvalue()
+
+
+def plane_photo() -> bytes:
+    from aircraftml.demo import draw_airliner
+
+    return draw_airliner()
 
 
 def fake_x() -> FakeX:
@@ -129,10 +137,9 @@ def workers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[None]:
                 process.kill()
 
 
-def one_run(fake: FakeX, queue: SqsQueue, mentions: int, timeout_s: float) -> float:
+def one_run(fake: FakeX, queue: SqsQueue, mentions: int, timeout_s: float, photo: bytes) -> float:
     """Replies per second for ``mentions`` requests queued at once."""
     config = fake.config
-    photo = small_jpeg()
     tag = uuid.uuid4().hex[:6]
     bodies = []
     for n in range(mentions):
@@ -159,11 +166,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--timeout-s", type=float, default=90.0, help="most time for one run")
+    parser.add_argument(
+        "--plane",
+        action="store_true",
+        help="a drawn airliner the detector finds: classify, annotate, upload",
+    )
     parser.add_argument("--endpoint-url", help="an SQS/DynamoDB-compatible server (not moto)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
     fake = fake_x()
+    photo = plane_photo() if args.plane else small_jpeg()
     with (
         endpoint(args.endpoint_url) as endpoint_url,
         FakeXServer(fake) as server,
@@ -175,6 +188,8 @@ def main() -> None:
             return boto3.client(service, endpoint_url=endpoint_url, **_credentials())
 
         print(f"SQS + DynamoDB at {endpoint_url}{' (moto)' if not args.endpoint_url else ''}")
+        what = "a drawn airliner (aircraftml.demo)" if args.plane else "a blank 160x120 JPEG"
+        print(f"photo: {what}")
         print(
             f"{args.mentions} mentions per run, median of {args.runs} runs, cpus={os.cpu_count()}"
         )
@@ -192,10 +207,13 @@ def main() -> None:
             env = worker_env(fake, server.base_url, queue_url, state_url)
             with workers(count, env, Path(log_dir)):
                 rates = [
-                    one_run(fake, queue, args.mentions, args.timeout_s) for _ in range(args.runs)
+                    one_run(fake, queue, args.mentions, args.timeout_s, photo)
+                    for _ in range(args.runs)
                 ]
             runs = ", ".join(f"{r:.1f}" for r in rates)
             print(f"{count} worker(s): {statistics.median(rates):6.1f} replies/s  (runs: {runs})")
+        annotated = sum(1 for r in fake.replies if r.media)
+        print(f"replies with an annotated image: {annotated}/{len(fake.replies)}")
 
 
 def _credentials() -> dict[str, str]:
