@@ -13,7 +13,7 @@ from aircraftml.vision.types import Box
 
 # Fraction of the box's width (height) added on the left and right (top and bottom).
 # Chosen by measurement: see the classifier's MODEL_CARD.md and scripts/build_classifier.sh.
-DEFAULT_CROP_MARGIN = 0.10
+DEFAULT_CROP_MARGIN = 0.20
 
 
 def crop_rectangle(
