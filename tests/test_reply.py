@@ -53,7 +53,7 @@ def test_several_aircraft_are_numbered_left_to_right() -> None:
     outcome = PhotoOutcome(_recognition(("Boeing 747", 0.95), ("Cessna 172", 0.3)))
     text = compose_reply("bob", [outcome], weighted_length)
     assert text.startswith("@bob I see 2 aircraft, left to right: 1) almost certainly a Boeing 747")
-    assert "2) not sure: Cessna 172 or Boeing 777? (30%)" in text
+    assert "2) I'm not sure: a Cessna 172 or a Boeing 777? (30%)" in text
 
 
 def test_no_aircraft_and_unreadable_photos_are_said_kindly() -> None:
@@ -82,6 +82,6 @@ def test_alt_text_describes_each_aircraft_and_where_it_is() -> None:
     recognition = _recognition(("Boeing 747", 0.95), ("Airbus A380", 0.8))
     text = alt_text(recognition)
     assert text.startswith("The photo with 2 aircraft boxed and numbered left to right.")
-    assert "1: almost certainly a Boeing 747 (95%) at the top left" in text
-    assert "2: probably an Airbus A380 (80%)" in text
+    assert "1, at the top left: almost certainly a Boeing 747 (95%)" in text
+    assert "2, at the top left: probably an Airbus A380 (80%)" in text
     assert len(alt_text(_recognition(*[("Boeing 747", 0.9)] * 200))) <= 1000

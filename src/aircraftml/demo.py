@@ -8,6 +8,7 @@ the bot's workers fetch photos from the fake and post replies to it with the rea
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -166,7 +167,7 @@ def running_bot(
     from aircraftml.assembly import build_endpoint, build_queue
 
     queue = build_queue(settings)
-    pool = WorkerPool(settings)
+    pool = WorkerPool(settings, log_level=logging.WARNING)
     pool.start()
     try:
         with LoopbackServer(create_app(build_endpoint(settings, queue.send))) as hook:

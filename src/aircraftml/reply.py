@@ -58,7 +58,7 @@ def describe_aircraft(found: FoundAircraft, *, percent: bool = True) -> str:
     share = f" ({best.confidence:.0%})" if percent else ""
     phrase = confidence_phrase(best.confidence)
     if phrase == "not sure":
-        return f"not sure: {_alternatives(found.types)}?{share}"
+        return f"I'm not sure: {_alternatives(found.types)}?{share}"
     return f"{phrase} {with_article(best.label)}{share}"
 
 
@@ -83,7 +83,7 @@ def alt_text(recognition: Recognition) -> str:
     if count == 0:
         return "The photo, with no aircraft found in it."
     parts = [
-        f"{number}: {_plain_type(found)} at the {_position(found, recognition)}"
+        f"{number}, at the {_position(found, recognition)}: {describe_aircraft(found)}"
         for number, found in enumerate(recognition.aircraft, start=1)
     ]
     text = (
@@ -142,16 +142,7 @@ def _photo_sentence(outcome: PhotoOutcome, detail: _Detail) -> str:
 
 
 def _alternatives(types: Sequence[TypeGuess]) -> str:
-    return " or ".join(t.label for t in types[:2])
-
-
-def _plain_type(found: FoundAircraft) -> str:
-    if not found.types:
-        return "an aircraft of unknown type"
-    best = found.types[0]
-    return (
-        f"{confidence_phrase(best.confidence)} {with_article(best.label)} ({best.confidence:.0%})"
-    )
+    return " or ".join(with_article(t.label) for t in types[:2])
 
 
 def _position(found: FoundAircraft, recognition: Recognition) -> str:

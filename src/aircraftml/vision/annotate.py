@@ -7,6 +7,7 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
+from aircraftml.reply import confidence_phrase
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 
 # Colours that stay visible against sky, tarmac and grass; aircraft n gets colour n.
@@ -38,7 +39,8 @@ def label_text(number: int, found: FoundAircraft) -> str:
     if not found.types:
         return f"{number} aircraft"
     best = found.types[0]
-    return f"{number} {best.label} {best.confidence:.0%}"
+    doubt = "?" if confidence_phrase(best.confidence) == "not sure" else ""
+    return f"{number} {best.label}{doubt} {best.confidence:.0%}"
 
 
 def encode_jpeg(image: Image.Image, *, quality: int = 85) -> bytes:
