@@ -1,6 +1,6 @@
-"""Helpers for the end-to-end tests (tests/test_bot_e2e.py on SQLite, tests/test_sqs_e2e.py on
-SQS + DynamoDB): photos, waiting, a fast fake X, and the bot's processes started with
-``aircraftml`` commands and AIRCRAFTML_* settings."""
+"""Helpers for the end-to-end tests (tests/test_bot_e2e.py, on SQLite and on SQS + DynamoDB):
+photos, waiting, a fast fake X, and the bot's processes started with ``aircraftml`` commands
+and AIRCRAFTML_* settings on either backend."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
@@ -21,6 +24,12 @@ from aircraftml.queue.base import RequestQueue
 from aircraftml.queue.sqlite import SqliteQueue
 
 VISIBILITY_TIMEOUT_S = 6
+AWS_ACCOUNT = "123456789012"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def free_port() -> int:
@@ -63,6 +72,12 @@ def fast_fake_x() -> FakeX:
 
 def replies_to(fake: FakeX, post_id: str) -> list[FakeReply]:
     return [r for r in fake.replies if r.in_reply_to_id == post_id]
+
+
+def settled(queue: RequestQueue) -> bool:
+    """Nothing waiting, being worked on or delayed (dead letters do not count)."""
+    stats = queue.stats()
+    return stats.ready + stats.in_flight + stats.delayed == 0
 
 
 class Bot:
@@ -143,3 +158,42 @@ class Bot:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def sqs_bot(
+    fake: FakeX,
+    base_url: str,
+    var: Path,
+    moto_endpoint: str,
+    make_aws_client: Callable[[str], Any],
+) -> Iterator[Bot]:
+    """A Bot on a fresh SQS queue (with its dead-letter queue) and DynamoDB table on moto."""
+    from aircraftml.queue.sqs import SqsQueue
+    from aircraftml.state.dynamodb import DynamoDbStateStore
+
+    queue = SqsQueue.create(
+        f"requests-{uuid.uuid4().hex[:10]}",
+        max_receives=3,
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+        client=make_aws_client("sqs"),
+        owns_client=True,
+        drain_wait_s=0,
+    )
+    table = DynamoDbStateStore(f"state-{uuid.uuid4().hex[:10]}", client=make_aws_client("dynamodb"))
+    table.create_table()
+    name = queue.queue_url.rsplit("/", 1)[-1]
+    bot = Bot(
+        fake,
+        base_url,
+        var,
+        queue_url=f"sqs://us-east-1/{AWS_ACCOUNT}/{name}?dlq={name}-dlq&endpoint_url={moto_endpoint}",
+        state_url=f"dynamodb://{table.table_name}?endpoint_url={moto_endpoint}",
+        open_queue=lambda: queue,
+        env=AWS_ENV,
+    )
+    try:
+        yield bot
+    finally:
+        bot.stop()
+        queue.close()
