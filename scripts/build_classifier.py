@@ -8,7 +8,7 @@
 
 Steps: train (TrainConfig defaults, seed 0; backbone features cached under /tmp), then
 measure the crop margin (the shipped detector on the validation images, crops with several
-margins vs the whole image), then evaluate the test split once. Takes about 25 minutes on
+margins vs the whole image), then evaluate the test split once. Takes about 55 minutes on
 two CPU cores.
 """
 

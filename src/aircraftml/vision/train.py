@@ -65,7 +65,7 @@ class TrainingError(AircraftMLError):
 class TrainConfig:
     """Everything that decides the trained model. :meth:`quick` is for tiny test datasets."""
 
-    epochs: int = 8
+    epochs: int = 24
     views_per_image: int = 4
     batch_size: int = 64
     fine_tune_from_block: int = 12
