@@ -272,25 +272,37 @@ def test_bad_signatures_and_bad_crc_tokens_are_refused_with_nothing_queued(bot: 
     assert stats.ready + stats.in_flight + stats.delayed + stats.dead == 0
 
 
+def _workers_of(pid: int) -> set[int]:
+    """The worker processes under ``aircraftml serve`` (children of any of its threads: the
+    supervisor thread starts the replacements), not multiprocessing's resource tracker."""
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.update(int(p) for p in (task / "children").read_text().split())
+    return {
+        p
+        for p in children
+        if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
+    }
+
+
 @sqlite_only
-def test_serve_restarts_a_killed_worker(fake: tuple[FakeX, str], bot: Bot) -> None:
+def test_serve_restarts_a_killed_worker_and_stops_them_all(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
     fake_x, _ = fake
     serve = bot.start("serve")
     fake_x.register_webhook(bot.webhook_url)
-    children = Path(f"/proc/{serve.pid}/task/{serve.pid}/children")
-    if not children.exists():
+    if not Path(f"/proc/{serve.pid}/task/{serve.pid}/children").exists():
         pytest.skip("needs /proc/<pid>/task/<pid>/children to find the worker")
-    workers = [int(p) for p in children.read_text().split()]
-    # spawn also starts a resource tracker; the worker is the child that runs our module
-    worker_pids = [
-        p
-        for p in workers
-        if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
-        and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()
-    ]
-    assert worker_pids, "no worker process found under aircraftml serve"
+    [first] = _workers_of(serve.pid)
     # When the worker under `aircraftml serve` is killed with SIGKILL
-    os.kill(worker_pids[0], signal.SIGKILL)
+    os.kill(first, signal.SIGKILL)
     # Then serve starts another, which answers the next mention
     delivery = fake_x.mention("gina", "still there?", photos=[jpeg()])
     wait_for(lambda: replies_to(fake_x, str(delivery.post_id)), 60, "the reply")
+    [second] = _workers_of(serve.pid)
+    # And when serve is stopped with SIGTERM, no worker outlives it
+    serve.terminate()
+    assert serve.wait(timeout=30) == 0
+    wait_for(lambda: not Path(f"/proc/{second}").exists(), 10, "the worker to exit")

@@ -74,6 +74,8 @@ class WorkerPool:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
+        if self._supervisor.is_alive():
+            self._supervisor.join()  # so that no restart slips in after this
         for process in self._processes:
             process.terminate()  # SIGTERM: finish the request in hand
         for process in self._processes:
@@ -102,23 +104,31 @@ class WorkerPool:
 def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = True) -> None:
     """The whole bot: webhook on ``settings.host:port`` and ``settings.workers`` workers.
 
-    With ``workers=False`` only the webhook runs (scale-out: workers run elsewhere).
+    With ``workers=False`` only the webhook runs (scale-out: workers run elsewhere). SIGTERM
+    and SIGINT stop it: the webhook first, then the workers, each finishing its request.
     """
+    # uvicorn handles SIGTERM itself, then raises it again once it has shut down: with the
+    # default handler that would end this process before it stops the worker processes.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     queue = build_queue(settings)
     app = create_app(build_endpoint(settings, queue.send))
     pool = WorkerPool(settings, log_level=log_level) if workers else None
-    if pool is not None:
-        pool.start()
-    logger.info(
-        "webhook on http://%s:%d/webhook, %d workers, queue %s",
-        settings.host,
-        settings.port,
-        settings.workers if pool else 0,
-        settings.queue_url,
-    )
     try:
+        if pool is not None:
+            pool.start()
+        logger.info(
+            "webhook on http://%s:%d/webhook, %d workers, queue %s",
+            settings.host,
+            settings.port,
+            settings.workers if pool else 0,
+            settings.queue_url,
+        )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         if pool is not None:
             pool.stop()
         queue.close()
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
