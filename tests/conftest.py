@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from fake_clock import FakeClock
+
 MOTO_REGION = "us-east-1"
 
 
@@ -47,3 +49,9 @@ def make_aws_client(moto_endpoint: str) -> Callable[[str], Any]:
         )
 
     return _make
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when the test advances it."""
+    return FakeClock()

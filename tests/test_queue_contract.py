@@ -19,6 +19,7 @@ import pytest
 from aircraftml.queue.base import QueueStats, RequestQueue
 from aircraftml.queue.memory import MemoryQueue
 from aircraftml.queue.sqlite import SqliteQueue
+from fake_clock import FakeClock
 
 BACKENDS = ["memory", "sqlite", "sqs"]
 # Backends that keep their own time skip the tests that move the clock (and the slow ones);
@@ -27,24 +28,6 @@ REAL_TIME_BACKENDS = {"sqs": "SQS keeps its own time: see tests/test_sqs_queue.p
 TOO_SLOW = {"sqs": {"test_large_batches_are_sent_and_received_whole": "~1 min on moto"}}
 
 MakeQueue = Callable[..., RequestQueue]
-
-
-class FakeClock:
-    """Seconds since the epoch that move only when a test says so."""
-
-    def __init__(self, start_s: float = 1_700_000_000.0) -> None:
-        self.now_s = start_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance(self, seconds: float) -> None:
-        self.now_s += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture(params=BACKENDS)

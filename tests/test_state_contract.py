@@ -15,28 +15,13 @@ import pytest
 from aircraftml.state.base import Claim, ClaimStatus, StateStore, once_per_window
 from aircraftml.state.memory import MemoryStateStore
 from aircraftml.state.sqlite import SqliteStateStore
+from fake_clock import FakeClock
 
 BACKENDS = ["memory", "sqlite", "dynamodb"]
 NOT_FOR = {"dynamodb": {"test_purge_expired_forgets_only_expired_keys": "DynamoDB's TTL purges"}}
 
 FRESH = Claim(ClaimStatus.FRESH)
 IN_PROGRESS = Claim(ClaimStatus.IN_PROGRESS)
-
-
-class FakeClock:
-    def __init__(self, start_s: float = 1_700_000_000.0) -> None:
-        self.now_s = start_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance(self, seconds: float) -> None:
-        self.now_s += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture(params=BACKENDS)
