@@ -15,37 +15,19 @@ replies/s benchmark of whole workers comes with the worker.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+from moto_endpoint import endpoint
 
 from aircraftml.queue.sqs import SqsQueue
 
 BODY = '{"platform":"x","post_id":"1790000000000000000","author_id":"12345","text":"@bot"}'
-
-
-@contextmanager
-def endpoint(url: str | None) -> Iterator[str]:
-    if url is not None:
-        yield url
-        return
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def client_factory(endpoint_url: str) -> Callable[[], Any]:

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from moto_endpoint import endpoint
 from PIL import Image
 
 from aircraftml.platforms.fake_x import FakeX, FakeXConfig, FakeXServer
@@ -46,23 +47,6 @@ AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-@contextmanager
-def endpoint(url: str | None) -> Iterator[str]:
-    if url is not None:
-        yield url
-        return
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def small_jpeg() -> bytes:
@@ -86,19 +70,10 @@ def fake_x() -> FakeX:
 
 
 def worker_env(fake: FakeX, base_url: str, queue_url: str, state_url: str) -> dict[str, str]:
-    config = fake.config
     return {
         **os.environ,
         **AWS_ENV,
-        "AIRCRAFTML_BOT_USER_ID": config.bot_user_id,
-        "AIRCRAFTML_BOT_HANDLE": config.bot_handle,
-        "AIRCRAFTML_X_CONSUMER_KEY": config.consumer_key,
-        "AIRCRAFTML_X_CONSUMER_SECRET": config.consumer_secret,
-        "AIRCRAFTML_X_ACCESS_TOKEN": config.access_token,
-        "AIRCRAFTML_X_ACCESS_TOKEN_SECRET": config.access_token_secret,
-        "AIRCRAFTML_X_API_BASE_URL": base_url,
-        "AIRCRAFTML_X_MEDIA_HOSTS": "127.0.0.1",
-        "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+        **fake.bot_environ(base_url),
         "AIRCRAFTML_QUEUE_URL": queue_url,
         "AIRCRAFTML_STATE_URL": state_url,
         "AIRCRAFTML_VISIBILITY_TIMEOUT_S": "60",

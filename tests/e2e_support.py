@@ -102,18 +102,9 @@ class Bot:
         self.port = free_port()
         self.queue_path = var / "queue.sqlite3"
         self._open_queue = open_queue or (lambda: SqliteQueue(self.queue_path))
-        config = fake.config
         self.env = {
             **os.environ,
-            "AIRCRAFTML_BOT_USER_ID": config.bot_user_id,
-            "AIRCRAFTML_BOT_HANDLE": config.bot_handle,
-            "AIRCRAFTML_X_CONSUMER_KEY": config.consumer_key,
-            "AIRCRAFTML_X_CONSUMER_SECRET": config.consumer_secret,
-            "AIRCRAFTML_X_ACCESS_TOKEN": config.access_token,
-            "AIRCRAFTML_X_ACCESS_TOKEN_SECRET": config.access_token_secret,
-            "AIRCRAFTML_X_API_BASE_URL": base_url,
-            "AIRCRAFTML_X_MEDIA_HOSTS": "127.0.0.1",
-            "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+            **fake.bot_environ(base_url),
             "AIRCRAFTML_QUEUE_URL": queue_url or f"sqlite://{self.queue_path}",
             "AIRCRAFTML_STATE_URL": state_url or f"sqlite://{var / 'state.sqlite3'}",
             "AIRCRAFTML_PORT": str(self.port),

@@ -148,21 +148,14 @@ def running_bot(
 ) -> Iterator[str]:
     """The bot as `aircraftml serve` runs it (webhook, SQLite queue in ``var_dir``, worker
     processes), talking to ``fake``; yields the webhook URL."""
-    config = fake.config
-    settings = Settings(
-        bot_user_id=config.bot_user_id,
-        bot_handle=config.bot_handle,
-        x_consumer_key=config.consumer_key,
-        x_consumer_secret=config.consumer_secret,
-        x_access_token=config.access_token,
-        x_access_token_secret=config.access_token_secret,
-        x_api_base_url=fake_server.base_url,
-        x_media_hosts=(fake_server.host,),
-        allow_insecure_media_for_testing=True,
-        queue_url=f"sqlite://{var_dir / 'queue.sqlite3'}",
-        state_url=f"sqlite://{var_dir / 'state.sqlite3'}",
-        workers=workers,
-        visibility_timeout_s=60.0,
+    settings = Settings.load(
+        {
+            **fake.bot_environ(fake_server.base_url),
+            "AIRCRAFTML_QUEUE_URL": f"sqlite://{var_dir / 'queue.sqlite3'}",
+            "AIRCRAFTML_STATE_URL": f"sqlite://{var_dir / 'state.sqlite3'}",
+            "AIRCRAFTML_WORKERS": str(workers),
+            "AIRCRAFTML_VISIBILITY_TIMEOUT_S": "60",
+        }
     )
     from aircraftml.assembly import build_endpoint, build_queue
 

@@ -227,6 +227,23 @@ class FakeX:
             self._state = _State(users={bot.handle.lower(): bot})
             self._rate_limits = dict(DEFAULT_RATE_LIMITS)
 
+    def bot_environ(self, base_url: str) -> dict[str, str]:
+        """The ``AIRCRAFTML_*`` settings that point the bot at this fake, reached at
+        ``base_url``: the fake's credentials and accounts, and its host as the only media host
+        (plain http allowed, as only a local fake needs)."""
+        config = self.config
+        return {
+            "AIRCRAFTML_BOT_USER_ID": config.bot_user_id,
+            "AIRCRAFTML_BOT_HANDLE": config.bot_handle,
+            "AIRCRAFTML_X_CONSUMER_KEY": config.consumer_key,
+            "AIRCRAFTML_X_CONSUMER_SECRET": config.consumer_secret,
+            "AIRCRAFTML_X_ACCESS_TOKEN": config.access_token,
+            "AIRCRAFTML_X_ACCESS_TOKEN_SECRET": config.access_token_secret,
+            "AIRCRAFTML_X_API_BASE_URL": base_url,
+            "AIRCRAFTML_X_MEDIA_HOSTS": httpx.URL(base_url).host,
+            "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+        }
+
     def set_public_base_url(self, url: str) -> None:
         """Where clients reach the fake (photo URLs are built from it)."""
         self.config = replace(self.config, public_base_url=url.rstrip("/"))
