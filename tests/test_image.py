@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from aircraftml.errors import PhotoError
-from aircraftml.vision.image import decode_photo
+from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, decode_photo
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -169,6 +169,17 @@ def test_large_jpeg_is_decoded_at_reduced_scale_with_the_full_size_kept() -> Non
     assert (photo.width, photo.height) == (4000, 3000)
     assert photo.image.size == (1000, 750)
     assert photo.scale == pytest.approx(0.25)
+
+
+def test_a_full_hd_photo_is_decoded_at_half_size_by_default() -> None:
+    # Given a 1,920 x 1,080 JPEG, the usual size of a photo posted to X
+    data = _encode(Image.new("RGB", (1920, 1080), (90, 90, 200)), "JPEG")
+    # When decoded with the default working size
+    photo = decode_photo(data)
+    # Then it is decoded at half size (a quarter of the pixels), still longer than the
+    # default working size, with the full size kept for the boxes
+    assert photo.image.size == (960, 540) and DEFAULT_MAX_SIDE_PX <= 960
+    assert (photo.width, photo.height) == (1920, 1080)
 
 
 def test_rotated_large_jpeg_keeps_scale_consistent_with_the_upright_size() -> None:

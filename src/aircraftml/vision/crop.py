@@ -39,5 +39,7 @@ def crop_for_classifier(
 ) -> Image.Image:
     """The box (plus margin) cut from ``image`` and stretched to an RGB ``size x size``."""
     rectangle = crop_rectangle(box, image.width, image.height, margin)
-    crop = image.crop(rectangle).convert("RGB")
+    crop = image.crop(rectangle)
+    if crop.mode != "RGB":
+        crop = crop.convert("RGB")
     return crop.resize((size, size), Image.Resampling.BILINEAR)
