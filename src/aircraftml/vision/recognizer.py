@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aircraftml.malloc_tuning import keep_freed_memory
 from aircraftml.vision.classifier import Classifier
 from aircraftml.vision.crop import crop_for_classifier
 from aircraftml.vision.detector import Detector, load_detector
@@ -79,7 +80,10 @@ class Recognizer:
         threads: int = 1,
     ) -> Recognizer:
         """Load the shipped models, or the ones given (a YOLOv8-layout ONNX detector, a
-        model directory written by ``aircraftml train``)."""
+        model directory written by ``aircraftml train``). The process keeps freed memory
+        for the next photo (see ``malloc_tuning``): a process that recognises photos
+        allocates and frees the same large blocks for every one."""
+        keep_freed_memory()
         return cls(
             load_detector(detector_path, threads=threads),
             Classifier.load(classifier_dir, threads=threads),
