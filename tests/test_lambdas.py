@@ -237,14 +237,20 @@ def fake() -> Iterator[tuple[FakeX, str]]:
         yield fake, server.base_url
 
 
+# The settings a Lambda reads from SSM, not from its environment.
+X_SECRET_NAMES = (
+    "AIRCRAFTML_X_CONSUMER_KEY",
+    "AIRCRAFTML_X_CONSUMER_SECRET",
+    "AIRCRAFTML_X_ACCESS_TOKEN",
+    "AIRCRAFTML_X_ACCESS_TOKEN_SECRET",
+)
+
+
 def settings_environ(fake: FakeX, base_url: str, aws: Aws) -> dict[str, str]:
-    config = fake.config
+    """The Lambdas' plain environment: the fake X's settings without the secrets, and AWS."""
+    plain = {k: v for k, v in fake.bot_environ(base_url).items() if k not in X_SECRET_NAMES}
     return {
-        "AIRCRAFTML_BOT_USER_ID": config.bot_user_id,
-        "AIRCRAFTML_BOT_HANDLE": config.bot_handle,
-        "AIRCRAFTML_X_API_BASE_URL": base_url,
-        "AIRCRAFTML_X_MEDIA_HOSTS": "127.0.0.1",
-        "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+        **plain,
         "AIRCRAFTML_QUEUE_URL": aws.queue_url_setting,
         "AIRCRAFTML_STATE_URL": aws.state_url_setting,
         "AIRCRAFTML_MAX_RECEIVES": str(MAX_RECEIVES),
@@ -252,20 +258,15 @@ def settings_environ(fake: FakeX, base_url: str, aws: Aws) -> dict[str, str]:
     }
 
 
-def x_secrets(fake: FakeX) -> dict[str, str]:
-    config = fake.config
-    return {
-        "AIRCRAFTML_X_CONSUMER_KEY": config.consumer_key,
-        "AIRCRAFTML_X_CONSUMER_SECRET": config.consumer_secret,
-        "AIRCRAFTML_X_ACCESS_TOKEN": config.access_token,
-        "AIRCRAFTML_X_ACCESS_TOKEN_SECRET": config.access_token_secret,
-    }
+def x_secrets(fake: FakeX, base_url: str) -> dict[str, str]:
+    environ = fake.bot_environ(base_url)
+    return {name: environ[name] for name in X_SECRET_NAMES}
 
 
 @pytest.fixture
 def settings(fake: tuple[FakeX, str], aws: Aws) -> Settings:
     fake_x, base_url = fake
-    return Settings.load({**settings_environ(fake_x, base_url, aws), **x_secrets(fake_x)})
+    return Settings.load({**settings_environ(fake_x, base_url, aws), **x_secrets(fake_x, base_url)})
 
 
 @pytest.fixture
@@ -499,7 +500,7 @@ def test_the_template_entry_points_read_ssm_and_build_their_parts_once(
     # Given the X credentials in SSM under a path, and only that path in the environment
     ssm = make_aws_client("ssm")
     path = f"/aircraftml-{uuid.uuid4().hex[:8]}/x"
-    for name, value in x_secrets(fake_x).items():
+    for name, value in x_secrets(fake_x, base_url).items():
         setting = name.removeprefix("AIRCRAFTML_").lower()
         ssm.put_parameter(Name=f"{path}/{setting}", Value=value, Type="SecureString")
     env = {
