@@ -8,8 +8,9 @@
 
 Steps: train (TrainConfig defaults, seed 0; backbone features cached under /tmp), then
 measure the crop margin (the shipped detector on the validation images, crops with several
-margins vs the whole image), then evaluate the test split once. Takes about 80 minutes on
-two CPU cores (the frozen front's features: 2-3 minutes; 20 epochs of 3.5-4.5 minutes).
+margins vs the whole image), then evaluate the test split once. Takes about 90 minutes on
+two CPU cores (the frozen front's features for 8 views: about 6 minutes; 20 epochs of
+3.5-4.5 minutes).
 """
 
 from __future__ import annotations
