@@ -8,8 +8,8 @@ Usage: python benchmarks/bench_e2e.py [MENTIONS] [PHOTO]   (default: 40, a drawn
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +19,14 @@ from aircraftml.platforms.fake_x import FakeX, FakeXConfig, FakeXServer
 
 
 def main() -> None:
-    mentions = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    photo = Path(sys.argv[2]).read_bytes() if len(sys.argv) > 2 else draw_airliner()
+    parser = argparse.ArgumentParser(
+        description="Mention to reply through fake X and the bot: p50 / p90 / max."
+    )
+    parser.add_argument("mentions", nargs="?", type=int, default=40, help="default: 40")
+    parser.add_argument("photo", nargs="?", type=Path, help="default: a drawn airliner")
+    args = parser.parse_args()
+    mentions = args.mentions
+    photo = args.photo.read_bytes() if args.photo else draw_airliner()
     fake = FakeX(FakeXConfig())
     fake.set_rate_limit("POST /2/tweets", 100_000)
     latencies_ms = []

@@ -11,6 +11,7 @@ Medians, since these machines are noisy. Usage: python benchmarks/bench_pipeline
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import resource
 import statistics
@@ -100,7 +101,9 @@ def cold_start(photo: Path) -> tuple[float, float]:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR, help="photos")
+    folder = parser.parse_args().folder
     if not folder.is_dir():
         sys.exit(f"no photo folder at {folder}: pass one as the first argument")
     paths = _photos(folder)
