@@ -496,6 +496,7 @@ def fit_back(
         for batch_ids in epoch_batches(train, config, rng):
             features = torch.from_numpy(train.features[batch_ids].astype(np.float32))
             targets = torch.from_numpy(train.label_indices[batch_ids])
+            partner = None
             if rng.random() < config.cutmix_probability:
                 # CutMix on the cached maps: a rectangle of each sample's map comes from
                 # another sample of the batch, and the loss is shared by area.
@@ -504,12 +505,10 @@ def fit_back(
                 partner = torch.from_numpy(rng.permutation(len(batch_ids)))
                 patch = features[partner, :, top:bottom, left:right]
                 features[:, :, top:bottom, left:right] = patch
-                logits = back(features)
-                loss = keep * loss_fn(logits, targets) + (1 - keep) * loss_fn(
-                    logits, targets[partner]
-                )
-            else:
-                loss = loss_fn(back(features), targets)
+            logits = back(features)
+            loss = loss_fn(logits, targets)
+            if partner is not None:
+                loss = keep * loss + (1 - keep) * loss_fn(logits, targets[partner])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
