@@ -7,6 +7,7 @@ client). The poller that AWS runs between SQS and the function is played by
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import subprocess
 import sys
@@ -24,7 +25,7 @@ pytest.importorskip("moto.server", reason="needs moto[server] (the dev extra)")
 
 from aircraftml.assembly import build_endpoint, build_platform
 from aircraftml.aws.lambdas import SqsFunction, WebhookFunction
-from aircraftml.config import Settings
+from aircraftml.config import ENV_PREFIX, Settings
 from aircraftml.domain import Request
 from aircraftml.handler import Handler
 from aircraftml.platforms.fake_x import FakeX, FakeXServer
@@ -237,12 +238,9 @@ def fake() -> Iterator[tuple[FakeX, str]]:
         yield fake, server.base_url
 
 
-# The settings a Lambda reads from SSM, not from its environment.
-X_SECRET_NAMES = (
-    "AIRCRAFTML_X_CONSUMER_KEY",
-    "AIRCRAFTML_X_CONSUMER_SECRET",
-    "AIRCRAFTML_X_ACCESS_TOKEN",
-    "AIRCRAFTML_X_ACCESS_TOKEN_SECRET",
+# The settings a Lambda reads from SSM, not from its environment: those Settings marks secret.
+X_SECRET_NAMES = tuple(
+    ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings) if f.metadata["secret"]
 )
 
 
