@@ -25,7 +25,7 @@ pytest.importorskip("moto.server", reason="needs moto[server] (the dev extra)")
 
 from aircraftml.assembly import build_endpoint, build_platform
 from aircraftml.aws.lambdas import SqsFunction, WebhookFunction
-from aircraftml.config import ENV_PREFIX, Settings
+from aircraftml.config import Settings, env_name
 from aircraftml.domain import Request
 from aircraftml.handler import Handler
 from aircraftml.platforms.fake_x import FakeX, FakeXServer
@@ -240,7 +240,7 @@ def fake() -> Iterator[tuple[FakeX, str]]:
 
 # The settings a Lambda reads from SSM, not from its environment: those Settings marks secret.
 X_SECRET_NAMES = tuple(
-    ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings) if f.metadata["secret"]
+    env_name(f.name) for f in dataclasses.fields(Settings) if f.metadata["secret"]
 )
 
 

@@ -20,6 +20,11 @@ ENV_PREFIX = "AIRCRAFTML_"
 DEFAULT_QUEUE_URL = "sqlite://var/queue.sqlite3"
 
 
+def env_name(setting: str) -> str:
+    """A setting's environment variable: ``x_access_token`` -> ``AIRCRAFTML_X_ACCESS_TOKEN``."""
+    return ENV_PREFIX + setting.upper()
+
+
 def _setting(default: Any = dataclasses.MISSING, *, secret: bool = False, doc: str = "") -> Any:
     return field(default=default, metadata={"secret": secret, "doc": doc})
 
@@ -58,9 +63,8 @@ class Settings:
         """Settings from ``environ`` (over) ``config_file``; ConfigError names what is wrong."""
         raw: dict[str, Any] = dict(_read_file(config_file)) if config_file else {}
         for item in dataclasses.fields(cls):
-            env_name = ENV_PREFIX + item.name.upper()
-            if env_name in environ:
-                raw[item.name] = environ[env_name]
+            if env_name(item.name) in environ:
+                raw[item.name] = environ[env_name(item.name)]
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"{config_file}: unknown setting(s) {', '.join(sorted(unknown))}")
@@ -68,7 +72,7 @@ class Settings:
             f.name: _convert(f, raw[f.name]) for f in dataclasses.fields(cls) if f.name in raw
         }
         missing = [
-            ENV_PREFIX + f.name.upper()
+            env_name(f.name)
             for f in dataclasses.fields(cls)
             if f.name not in values and f.default is dataclasses.MISSING
         ]
@@ -115,7 +119,7 @@ def _read_file(path: Path) -> Mapping[str, Any]:
 
 
 def _convert(item: dataclasses.Field[Any], value: Any) -> Any:
-    name = ENV_PREFIX + item.name.upper()
+    name = env_name(item.name)
     kind = str(item.type)
     try:
         if kind == "int":
@@ -147,4 +151,4 @@ def _to_bool(value: Any) -> bool:
 
 def _require(ok: bool, name: str, problem: str) -> None:
     if not ok:
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()} {problem}")
+        raise ConfigError(f"{env_name(name)} {problem}")

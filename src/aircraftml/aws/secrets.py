@@ -18,11 +18,11 @@ import logging
 from typing import Any
 
 from aircraftml.aws._boto import boto_errors, make_client
-from aircraftml.config import ENV_PREFIX
+from aircraftml.config import env_name
 
 logger = logging.getLogger(__name__)
 
-SSM_PATH_VARIABLE = ENV_PREFIX + "AWS_SECRETS_SSM_PATH"
+SSM_PATH_VARIABLE = env_name("aws_secrets_ssm_path")
 
 
 def settings_environ_from_ssm(
@@ -39,6 +39,6 @@ def settings_environ_from_ssm(
         for page in pages:
             for parameter in page.get("Parameters", []):
                 name = str(parameter["Name"]).rsplit("/", 1)[-1]
-                environ[ENV_PREFIX + name.upper()] = str(parameter["Value"])
+                environ[env_name(name)] = str(parameter["Value"])
     logger.info("read %d settings from SSM under %s", len(environ), path)
     return environ
