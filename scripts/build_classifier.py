@@ -22,12 +22,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MARGINS = (0.0, 0.05, 0.10, 0.20)
+# The project's targets on the test split (issue #2).
+TARGET_TOP1, TARGET_CIVIL_TOP1, TARGET_TOP3, TARGET_ECE = 0.90, 0.85, 0.97, 0.05
 
 
 def measure_crop_margins(data_dir: Path, model_dir: Path, split: str = "val") -> dict[str, float]:
@@ -62,6 +65,54 @@ def measure_crop_margins(data_dir: Path, model_dir: Path, split: str = "val") ->
     return result
 
 
+def measured_sections(margins: dict[str, float], base_version: str, report: Any) -> str:
+    """The card's measured sections: the crop margin on val (by the model that had not seen
+    it) and the test split, against the project's targets."""
+    from aircraftml.vision.crop import DEFAULT_CROP_MARGIN
+    from aircraftml.vision.evaluate import top_confusions
+
+    crops = " / ".join(f"{margins[f'margin_{m:.2f}']:.3f}" for m in MARGINS)
+    roles = {group.name: group for group in report.per_role}
+    civil = roles["civil"].top1 if "civil" in roles else float("nan")
+
+    def target(name: str, value: float, goal: float, *, at_most: bool = False) -> str:
+        met = value <= goal if at_most else value >= goal
+        sign, verdict = "<=" if at_most else ">=", "met" if met else "not met"
+        return f"  - {name} {value:.4f} ({sign} {goal:.2f}): {verdict}"
+
+    lines = [
+        f"- top-1 {report.top1:.4f}, top-3 {report.top3:.4f}, NLL {report.nll:.3f}",
+        f"- ECE (15 bins) {report.ece_uncalibrated:.4f} raw, {report.ece:.4f} with the temperature",
+        "- by role (`index.csv`):",
+        *(
+            f"  - {g.name} ({g.count:,} images): top-1 {g.top1:.4f}, top-3 {g.top3:.4f}"
+            for g in report.per_role
+        ),
+        "- against the project's targets:",
+        target("top-1", report.top1, TARGET_TOP1),
+        target("civil top-1", civil, TARGET_CIVIL_TOP1),
+        target("top-3", report.top3, TARGET_TOP3),
+        target("ECE", report.ece, TARGET_ECE, at_most=True),
+        "- most frequent confusions (true -> predicted):",
+        *(
+            f"  - {true} -> {predicted}: {count}"
+            for count, true, predicted in top_confusions(report.confusion, report.labels, 6)
+        ),
+    ]
+    test_lines = "\n".join(lines)
+    return f"""## Crop margin (val, model {base_version}, shipped detector, best box per image)
+whole image {margins["whole"]:.3f}; crop with margin {" / ".join(f"{m:.0%}" for m in MARGINS)}:
+{crops} (a box was found on {margins["detected_fraction"]:.0%} of the images; the others kept
+the whole image). The bot crops with a margin of {DEFAULT_CROP_MARGIN:.0%}.
+
+## Test figures ({report.count:,} images, measured once)
+{test_lines}
+
+What was tried on the way to this model, with its figures: `docs/classifier-experiments.md`.
+
+"""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -74,6 +125,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    from aircraftml.vision.classifier import CARD_FILE
     from aircraftml.vision.evaluate import evaluate_model
     from aircraftml.vision.train import Refit, TrainConfig, train_classifier
 
@@ -92,6 +144,12 @@ def main() -> int:
     report = evaluate_model(args.data, args.out, "test", threads=2)
     print(report.format_text())
     (Path("/tmp") / "aircraftml-classifier-test.json").write_text(json.dumps(report.to_dict()))
+    card_path = args.out / CARD_FILE
+    card = card_path.read_text(encoding="utf-8")
+    if "## Test figures" not in card:
+        sections = measured_sections(margins, Refit.read(args.base).model_version, report)
+        card_path.write_text(card.replace("## Terms of use", sections + "## Terms of use", 1))
+        print(f"added the measured figures to {card_path}")
     return 0
 
 

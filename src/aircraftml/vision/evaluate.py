@@ -216,7 +216,7 @@ class EvaluationReport:
         width = max(len(label) for label in self.labels)
         for g in sorted(self.per_class, key=lambda g: (g.top1, g.name)):
             lines.append(f"  {g.name:<{width}} {g.count:>4}  top-1 {g.top1:.2%}")
-        confusions = _top_confusions(self.confusion, self.labels, limit=10)
+        confusions = top_confusions(self.confusion, self.labels, limit=10)
         if confusions:
             lines.append("most frequent confusions (true -> predicted):")
             lines += [f"  {n:>3}  {t} -> {p}" for n, t, p in confusions]
@@ -231,7 +231,7 @@ def _group_dict(group: GroupAccuracy) -> dict[str, Any]:
     return {"name": group.name, "count": group.count, "top1": group.top1, "top3": group.top3}
 
 
-def _top_confusions(
+def top_confusions(
     confusion: npt.NDArray[np.int64], labels: Sequence[str], limit: int
 ) -> list[tuple[int, str, str]]:
     off = confusion.copy()
