@@ -138,7 +138,7 @@ def main() -> int:
     if not args.skip_train:
         refit = Refit.read(args.base)
         result = train_classifier(
-            args.data, args.out, config=TrainConfig(), cache_dir=args.cache, refit=refit
+            args.data, args.out, config=refit.config, cache_dir=args.cache, refit=refit
         )
         print(f"refitted on train + val: {result}")
     report = evaluate_model(args.data, args.out, "test", threads=2)

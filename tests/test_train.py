@@ -104,16 +104,18 @@ def test_a_refit_trains_on_train_and_val_with_what_the_first_model_chose(tmp_pat
     first_meta = json.loads((first / "model.json").read_text())
 
     # When it is refitted on train and val together
-    refit_args = ["--refit-from", str(first), "--quick", "--quiet"]
+    refit_args = ["--refit-from", str(first), "--quiet"]
     refitted = runner.invoke(main, ["train", str(data_dir), "--out", str(refit), *refit_args])
 
-    # Then the new model keeps the first one's temperature, epochs and held-out val figures,
-    # and says where they came from
+    # Then the new model keeps the first one's recipe, temperature, epochs and held-out val
+    # figures, and says where they came from
     assert refitted.exit_code == 0, refitted.output
     meta = json.loads((refit / "model.json").read_text())
     assert meta["temperature"] == first_meta["temperature"]
     assert meta["training"]["best_epoch"] == first_meta["training"]["best_epoch"]
-    assert meta["training"]["config"]["epochs"] == first_meta["training"]["best_epoch"]
+    assert meta["training"]["config"] == first_meta["training"]["config"] | {
+        "epochs": first_meta["training"]["best_epoch"]
+    }
     assert meta["training"]["val"] == first_meta["training"]["val"]
     assert meta["training"]["refit_of"] == first_meta["model_version"]
     assert first_meta["training"]["refit_of"] is None

@@ -36,7 +36,7 @@ from aircraftml.errors import AircraftMLError
     "refit_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A model trained here on train/ alone: train again on train/ and val/ together, "
-    "for the epochs and with the temperature it chose on val/.",
+    "with its recipe, for the epochs and with the temperature it chose on val/.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(
@@ -60,13 +60,17 @@ def train(
     from aircraftml.vision.train import Refit, TrainConfig, train_classifier
 
     logging.getLogger("aircraftml").setLevel(logging.WARNING if quiet else logging.INFO)
-    config = TrainConfig.quick() if quick else TrainConfig()
-    if views is not None:
-        config = replace(config, views_per_image=views)
-    if threads is not None:
-        config = replace(config, threads=threads)
     try:
         refit = Refit.read(refit_dir) if refit_dir is not None else None
+        # A refit keeps the first model's recipe; the options given here still win.
+        if refit is not None:
+            config = refit.config
+        else:
+            config = TrainConfig.quick() if quick else TrainConfig()
+        if views is not None:
+            config = replace(config, views_per_image=views)
+        if threads is not None:
+            config = replace(config, threads=threads)
         result = train_classifier(
             data_dir,
             out_dir,

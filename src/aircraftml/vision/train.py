@@ -119,6 +119,7 @@ class Refit:
 
     model_version: str
     labels: tuple[str, ...]
+    config: TrainConfig  # the recipe it was trained with
     epochs: int
     temperature: float
     val: dict[str, float]
@@ -129,9 +130,11 @@ class Refit:
         try:
             data = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
             training = data["training"]
+            known = set(TrainConfig.__dataclass_fields__)
             return cls(
                 model_version=str(data["model_version"]),
                 labels=tuple(data["labels"]),
+                config=TrainConfig(**{k: v for k, v in training["config"].items() if k in known}),
                 epochs=int(training["best_epoch"]),
                 temperature=float(data["temperature"]),
                 val={k: float(v) for k, v in training["val"].items()},
