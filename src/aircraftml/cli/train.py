@@ -57,8 +57,13 @@ def train(
 
     Needs the 'train' extra: pip install torch==2.13.0 'aircraftml[train]'.
     """
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from aircraftml.vision.train import Refit, TrainConfig, train_classifier
 
+    # Our progress lines (cache hits, each epoch's val figures, the export check), printed
+    # through the progress bars rather than over them.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("aircraftml").setLevel(logging.WARNING if quiet else logging.INFO)
     try:
         refit = Refit.read(refit_dir) if refit_dir is not None else None
@@ -71,16 +76,17 @@ def train(
             config = replace(config, views_per_image=views)
         if threads is not None:
             config = replace(config, threads=threads)
-        result = train_classifier(
-            data_dir,
-            out_dir,
-            epochs=epochs,
-            seed=seed,
-            config=config,
-            cache_dir=cache_dir,
-            refit=refit,
-            progress=not quiet,
-        )
+        with logging_redirect_tqdm():
+            result = train_classifier(
+                data_dir,
+                out_dir,
+                epochs=epochs,
+                seed=seed,
+                config=config,
+                cache_dir=cache_dir,
+                refit=refit,
+                progress=not quiet,
+            )
     except AircraftMLError as exc:
         raise click.ClickException(str(exc)) from None
     held_out = f"model {refit.model_version}'s " if refit else ""
