@@ -629,45 +629,32 @@ def train_classifier(
         front_path = Path(tmp) / "front.onnx"
         export_onnx(front, front_path, np.zeros((1, 3, INPUT_SIZE_PX, INPUT_SIZE_PX), np.float32))
         session = _onnx_session(front_path, config.threads)
-        train_set = extract_features(
-            session,
-            train_items,
-            config.views_per_image,
-            config,
-            augment=True,
-            progress=progress,
-            description="train views",
-            cache_dir=cache_dir,
-        )
-        val_set = extract_features(
-            session,
-            val_items,
-            1,
-            config,
-            augment=False,
-            progress=progress,
-            description="val",
-            cache_dir=cache_dir,
-        )
-        if refit is not None:
-            val_views = extract_features(
+
+        def extract(items: Sequence[LabelledImage], views: int, description: str) -> FeatureSet:
+            return extract_features(
                 session,
-                val_items,
-                config.views_per_image,
+                items,
+                views,
                 config,
-                augment=True,
+                augment=views > 1,
                 progress=progress,
-                description="val views",
+                description=description,
                 cache_dir=cache_dir,
             )
-            train_set = join_feature_sets(train_set, val_views)
+
+        train_set = extract(train_items, config.views_per_image, "train views")
+        if refit is None:
+            val_set = extract(val_items, 1, "val")
+        else:
+            val_views = extract(val_items, config.views_per_image, "val views")
     if refit is None:
         best_epoch = fit_back(back, train_set, val_set, config, progress=progress)
         val_logits = predict_logits(back, val_set.features)
         temperature = ev.fit_temperature(val_logits, val_set.label_indices)
         val_metrics = _val_metrics(val_logits, val_set.label_indices, temperature)
     else:
-        best_epoch = fit_back(back, train_set, None, config, progress=progress)
+        both = join_feature_sets(train_set, val_views)
+        best_epoch = fit_back(back, both, None, config, progress=progress)
         temperature, val_metrics = refit.temperature, refit.val
 
     out_dir.mkdir(parents=True, exist_ok=True)
