@@ -829,5 +829,7 @@ data. To use it otherwise, retrain it on photos you are licensed to use:
 ## Rebuild
 `scripts/build_classifier.sh` rebuilds the shipped model from the public sources above and
 the dataset (`pip install torch==2.13.0 'aircraftml[train]'`, then
-`aircraftml train ../shared/data/aircraft-types --out src/aircraftml/models/classifier`).
+`aircraftml train ../shared/data/aircraft-types --out BASE` and
+`aircraftml train ../shared/data/aircraft-types --out MODEL --refit-from BASE`), and measures
+it (see `scripts/README.md`).
 """
