@@ -11,8 +11,8 @@ Steps: train on the train split (TrainConfig defaults, seed 0; backbone features
 --base); measure the crop margin with it (the shipped detector on the validation images,
 crops with several margins vs the whole image); then refit on train + val together with the
 epochs and temperature the first model chose (the model written to --out); then evaluate
-the test split once. Takes about 3.5 hours on two CPU cores (the frozen front's features
-for 8 views: about 5 minutes a split; 20 epochs of 3.5-4.5 minutes, then 20 of 4-5.5).
+the test split once. Takes about 3 hours on two CPU cores (the frozen front's features
+for 8 views: about 5 minutes a split; 20 epochs of 3.5-4.5 minutes, then 20 of 3.4-4.6).
 """
 
 from __future__ import annotations
