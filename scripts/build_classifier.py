@@ -135,11 +135,9 @@ def main() -> int:
     # The margin is measured on val, so with the model that has not seen it.
     margins = measure_crop_margins(args.data, args.base)
     print("crop vs whole image, val top-1:", json.dumps(margins, indent=2))
+    base = Refit.read(args.base)
     if not args.skip_train:
-        refit = Refit.read(args.base)
-        result = train_classifier(
-            args.data, args.out, config=refit.config, cache_dir=args.cache, refit=refit
-        )
+        result = train_classifier(args.data, args.out, cache_dir=args.cache, refit=base)
         print(f"refitted on train + val: {result}")
     report = evaluate_model(args.data, args.out, "test", threads=2)
     print(report.format_text())
@@ -147,7 +145,7 @@ def main() -> int:
     card_path = args.out / CARD_FILE
     card = card_path.read_text(encoding="utf-8")
     if "## Test figures" not in card:
-        sections = measured_sections(margins, Refit.read(args.base).model_version, report)
+        sections = measured_sections(margins, base.model_version, report)
         card_path.write_text(card.replace("## Terms of use", sections + "## Terms of use", 1))
         print(f"added the measured figures to {card_path}")
     return 0

@@ -598,12 +598,13 @@ def train_classifier(
     """Train on ``data_dir/train``, select and calibrate on ``data_dir/val``, and write the
     model directory ``out_dir`` (created; files in it are replaced).
 
-    With ``refit`` (a model trained here on train alone), train instead on train + val, for
-    the epochs and with the temperature that model chose on val, and report its val figures:
+    With ``refit`` (a model trained here on train alone), train instead on train + val, with
+    its recipe unless ``config`` is given, for the epochs and with the temperature that model
+    chose on val, and report its val figures:
     more photos to learn from, with the choices still made on photos held out."""
     started = time.perf_counter()
     torch = _require_torch()
-    config = config or TrainConfig()
+    config = config or (refit.config if refit is not None else TrainConfig())
     if refit is not None:
         config = replace(config, epochs=refit.epochs)
     if epochs is not None:
