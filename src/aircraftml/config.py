@@ -63,8 +63,8 @@ class Settings:
         """Settings from ``environ`` (over) ``config_file``; ConfigError names what is wrong."""
         raw: dict[str, Any] = dict(_read_file(config_file)) if config_file else {}
         for item in dataclasses.fields(cls):
-            if env_name(item.name) in environ:
-                raw[item.name] = environ[env_name(item.name)]
+            if (name := env_name(item.name)) in environ:
+                raw[item.name] = environ[name]
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"{config_file}: unknown setting(s) {', '.join(sorted(unknown))}")
