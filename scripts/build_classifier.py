@@ -38,8 +38,8 @@ def measure_crop_margins(data_dir: Path, model_dir: Path, split: str = "val") ->
     margin (images where nothing is detected keep the whole image)."""
     from aircraftml.vision.classifier import Classifier
     from aircraftml.vision.crop import crop_for_classifier
+    from aircraftml.vision.dataset import list_images
     from aircraftml.vision.detector import load_detector
-    from aircraftml.vision.evaluate import list_images
 
     classifier = Classifier.load(model_dir, threads=2)
     detector = load_detector(threads=2)

@@ -1,15 +1,14 @@
 """How good is a type classifier on a labelled split: accuracy, calibration, confusions.
 
 The metric functions are pure numpy (``probabilities[N, C]``, ``labels[N]``) so training
-and tests share them; :func:`evaluate_model` runs a model directory over
-``DATA_DIR/<split>/<label>/*`` and returns an :class:`EvaluationReport`. If
-``DATA_DIR/index.csv`` has ``label`` and ``role`` columns, accuracy is also given per role
-(civil, military, ...).
+and tests share them; :func:`evaluate_model` runs a model directory over one split of a
+data folder (``DATA_DIR/<split>/<label>/*``, see ``dataset.py``) and returns an
+:class:`EvaluationReport`, with accuracy per role too (civil, military...) when the folder's
+``index.csv`` gives the labels roles.
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import math
@@ -24,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from aircraftml.errors import AircraftMLError
 from aircraftml.vision.classifier import Classifier, softmax
+from aircraftml.vision.dataset import list_images, read_roles
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ Labels = npt.NDArray[np.integer[Any]]
 
 
 class EvaluationError(AircraftMLError):
-    """The data cannot be evaluated with this model (layout, unknown labels)."""
+    """The data cannot be evaluated with this model (unknown labels, unreadable images)."""
 
 
 # --------------------------------------------------------------------------------- metrics
@@ -294,32 +294,6 @@ def _group(name: str, probabilities: Probabilities, labels: Labels) -> GroupAccu
 
 
 # --------------------------------------------------------------------------- running it
-
-
-def read_roles(data_dir: Path) -> dict[str, str]:
-    """label -> role from ``data_dir/index.csv`` (empty if absent or without the columns)."""
-    path = data_dir / "index.csv"
-    if not path.is_file():
-        return {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"label", "role"} <= set(reader.fieldnames):
-            return {}
-        return {row["label"]: row["role"] for row in reader if row.get("label")}
-
-
-def list_images(data_dir: Path, split: str) -> list[tuple[Path, str]]:
-    """(path, label) for every image file in ``data_dir/split/<label>/``, sorted."""
-    split_dir = data_dir / split
-    if not split_dir.is_dir():
-        raise EvaluationError(f"{data_dir} has no {split}/ folder")
-    suffixes = {ext.lower() for ext in Image.registered_extensions()}
-    return [
-        (path, label_dir.name)
-        for label_dir in sorted(p for p in split_dir.iterdir() if p.is_dir())
-        for path in sorted(label_dir.iterdir())
-        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith(".")
-    ]
 
 
 def evaluate_model(

@@ -50,6 +50,7 @@ from aircraftml.vision.classifier import (
     to_input_array,
 )
 from aircraftml.vision.crop import DEFAULT_CROP_MARGIN
+from aircraftml.vision.dataset import label_folders, list_images
 
 logger = logging.getLogger(__name__)
 
@@ -157,42 +158,28 @@ class LabelledImage:
 # ----------------------------------------------------------------------------- data layout
 
 
-def image_extensions() -> frozenset[str]:
-    """File suffixes Pillow can open here (lower case, with the dot)."""
-    return frozenset(ext.lower() for ext in Image.registered_extensions())
-
-
 def list_labels(data_dir: Path) -> tuple[str, ...]:
     """The class names: the folders of ``data_dir/train``, sorted."""
-    train_dir = data_dir / "train"
-    if not train_dir.is_dir():
-        raise TrainingError(f"{data_dir} has no train/ folder (expected train/<label>/*.jpg)")
-    labels = tuple(sorted(p.name for p in train_dir.iterdir() if p.is_dir()))
+    labels = tuple(p.name for p in label_folders(data_dir, "train"))
     if len(labels) < 2:
-        raise TrainingError(f"{train_dir} needs at least two label folders, found {len(labels)}")
+        raise TrainingError(
+            f"{data_dir / 'train'} needs at least two label folders, found {len(labels)}"
+        )
     return labels
 
 
 def list_split(data_dir: Path, split: str, labels: Sequence[str]) -> list[LabelledImage]:
-    """Every image file under ``data_dir/split/<label>/`` for the known labels, sorted.
+    """Every image of ``data_dir/split`` (see ``dataset.list_images``) for the known labels.
     A label folder that ``labels`` does not know raises ``TrainingError``."""
-    split_dir = data_dir / split
-    if not split_dir.is_dir():
-        raise TrainingError(f"{data_dir} has no {split}/ folder")
     index = {label: i for i, label in enumerate(labels)}
-    unknown = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and p.name not in index)
+    unknown = [p.name for p in label_folders(data_dir, split) if p.name not in index]
     if unknown:
-        raise TrainingError(f"{split_dir}: label folders not in train/: {', '.join(unknown)}")
-    suffixes = image_extensions()
-    items = [
-        LabelledImage(path, index[label])
-        for label in labels
-        if (split_dir / label).is_dir()
-        for path in sorted((split_dir / label).iterdir())
-        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith(".")
-    ]
+        raise TrainingError(
+            f"{data_dir / split}: label folders not in train/: {', '.join(unknown)}"
+        )
+    items = [LabelledImage(path, index[label]) for path, label in list_images(data_dir, split)]
     if not items:
-        raise TrainingError(f"{split_dir} holds no images Pillow can read")
+        raise TrainingError(f"{data_dir / split} holds no images Pillow can read")
     return items
 
 
