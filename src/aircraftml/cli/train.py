@@ -59,7 +59,7 @@ def train(
     """
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from aircraftml.vision.train import Refit, TrainConfig, train_classifier
+    from aircraftml.vision.train import Refit, starting_recipe, train_classifier
 
     # Our progress lines (cache hits, each epoch's val figures, the export check), printed
     # through the progress bars rather than over them.
@@ -67,11 +67,7 @@ def train(
     logging.getLogger("aircraftml").setLevel(logging.WARNING if quiet else logging.INFO)
     try:
         refit = Refit.read(refit_dir) if refit_dir is not None else None
-        # A refit keeps the first model's recipe; the options given here still win.
-        if refit is not None:
-            config = refit.config
-        else:
-            config = TrainConfig.quick() if quick else TrainConfig()
+        config = starting_recipe(refit, quick=quick)  # the options given here still win
         if views is not None:
             config = replace(config, views_per_image=views)
         if threads is not None:

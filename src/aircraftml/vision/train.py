@@ -149,6 +149,14 @@ class Refit:
             ) from None
 
 
+def starting_recipe(refit: Refit | None, *, quick: bool = False) -> TrainConfig:
+    """The recipe a training starts from, before any option given: a refit keeps the recipe
+    of the model it refits; otherwise the defaults (or the quick ones)."""
+    if refit is not None:
+        return refit.config
+    return TrainConfig.quick() if quick else TrainConfig()
+
+
 @dataclass(frozen=True, slots=True)
 class LabelledImage:
     path: Path
@@ -591,7 +599,7 @@ def train_classifier(
     more photos to learn from, with the choices still made on photos held out."""
     started = time.perf_counter()
     torch = _require_torch()
-    config = config or (refit.config if refit is not None else TrainConfig())
+    config = config or starting_recipe(refit)
     if refit is not None:
         config = replace(config, epochs=refit.epochs)
     if epochs is not None:
