@@ -519,10 +519,16 @@ def fit_back(
     *,
     progress: bool,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    checkpoint: Path | None = None,
 ) -> int:
     """Train ``back`` on the cached features; keep the weights of the epoch with the best
     validation top-1 (ties: lower NLL), or of the last epoch when there is no ``val`` (a
-    refit). Returns the epoch kept."""
+    refit). Returns the epoch kept.
+
+    With ``checkpoint``, everything the next epoch depends on (weights, optimiser,
+    schedule, random states, the best epoch so far) is written there after each epoch, and
+    a run that finds it goes on from there: a stopped training loses at most one epoch and
+    ends with the same model as an unstopped one."""
     torch = _require_torch()
     from tqdm import tqdm
 
@@ -533,7 +539,25 @@ def fit_back(
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     best: tuple[float, float] = (-1.0, 0.0)
     best_epoch, best_state = 0, {k: v.clone() for k, v in back.state_dict().items()}
-    bar = tqdm(range(1, config.epochs + 1), desc="training", disable=not progress, unit="epoch")
+    first_epoch = 1
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        back.load_state_dict(saved["back"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        rng.bit_generator.state = saved["numpy_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        best, best_epoch, best_state = saved["best"], saved["best_epoch"], saved["best_state"]
+        first_epoch = saved["epoch"] + 1
+        logger.info("going on from epoch %d of %s", saved["epoch"], checkpoint)
+    bar = tqdm(
+        range(first_epoch, config.epochs + 1),
+        desc="training",
+        disable=not progress,
+        unit="epoch",
+        initial=first_epoch - 1,
+        total=config.epochs,
+    )
     for epoch in bar:
         back.train()
         for batch_ids in epoch_batches(train, config, rng):
@@ -556,24 +580,47 @@ def fit_back(
             loss.backward()
             optimizer.step()
             scheduler.step()
-        if val is None:
-            continue
-        logits = predict_logits(back, val.features)
-        top1 = ev.top_k_accuracy(softmax(logits), val.label_indices, 1)
-        nll = ev.negative_log_likelihood(softmax(logits), val.label_indices)
-        bar.set_postfix(val_top1=f"{top1:.3f}", val_nll=f"{nll:.3f}")
-        logger.info("epoch %d: val top-1 %.4f, NLL %.4f", epoch, top1, nll)
-        if on_epoch is not None:
-            on_epoch(epoch, top1, nll)
-        if (top1, -nll) > best:
-            best, best_epoch = (top1, -nll), epoch
-            best_state = {k: v.clone() for k, v in back.state_dict().items()}
+        if val is not None:
+            logits = predict_logits(back, val.features)
+            top1 = ev.top_k_accuracy(softmax(logits), val.label_indices, 1)
+            nll = ev.negative_log_likelihood(softmax(logits), val.label_indices)
+            bar.set_postfix(val_top1=f"{top1:.3f}", val_nll=f"{nll:.3f}")
+            logger.info("epoch %d: val top-1 %.4f, NLL %.4f", epoch, top1, nll)
+            if on_epoch is not None:
+                on_epoch(epoch, top1, nll)
+            if (top1, -nll) > best:
+                best, best_epoch = (top1, -nll), epoch
+                best_state = {k: v.clone() for k, v in back.state_dict().items()}
+        if checkpoint is not None:
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "epoch": epoch,
+                    "back": back.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "best_state": best_state,
+                },
+            )
     if val is None:
         back.eval()
         return config.epochs
     back.load_state_dict(best_state)
     back.eval()
     return best_epoch
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    torch = _require_torch()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    torch.save(state, partial)
+    partial.replace(path)
 
 
 # ------------------------------------------------------------------------- the whole job
@@ -645,14 +692,17 @@ def train_classifier(
             val_set = extract(val_items, 1, "val")
         else:
             val_views = extract(val_items, config.views_per_image, "val views")
+    checkpoint = _checkpoint_path(cache_dir, train_items, labels, config, refit)
     if refit is None:
-        best_epoch = fit_back(back, train_set, val_set, config, progress=progress)
+        best_epoch = fit_back(
+            back, train_set, val_set, config, progress=progress, checkpoint=checkpoint
+        )
         val_logits = predict_logits(back, val_set.features)
         temperature = ev.fit_temperature(val_logits, val_set.label_indices)
         val_metrics = _val_metrics(val_logits, val_set.label_indices, temperature)
     else:
         both = join_feature_sets(train_set, val_views)
-        best_epoch = fit_back(back, both, None, config, progress=progress)
+        best_epoch = fit_back(back, both, None, config, progress=progress, checkpoint=checkpoint)
         temperature, val_metrics = refit.temperature, refit.val
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -705,8 +755,25 @@ def train_classifier(
         ),
         encoding="utf-8",
     )
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)  # the model is written: the next run starts afresh
     logger.info("wrote %s (val top-1 %.4f, T=%.3f)", out_dir, result.val_top1, temperature)
     return result
+
+
+def _checkpoint_path(
+    cache_dir: Path | None,
+    train_items: Sequence[LabelledImage],
+    labels: Sequence[str],
+    config: TrainConfig,
+    refit: Refit | None,
+) -> Path | None:
+    """Where a training with exactly these images, labels and recipe keeps its checkpoint
+    (in the cache folder; None without one): another training never picks it up."""
+    if cache_dir is None:
+        return None
+    key = _cache_key(train_items, config.views_per_image, config, repr((labels, asdict(config))))
+    return cache_dir / f"checkpoint-{key}{'-refit' if refit else ''}.pt"
 
 
 def _val_metrics(
