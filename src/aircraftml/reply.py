@@ -51,15 +51,29 @@ def with_article(label: str) -> str:
 
 
 def describe_aircraft(found: FoundAircraft, *, percent: bool = True) -> str:
-    """``probably an Airbus A320 (71%)``; below 40% it names the two best guesses."""
+    """The most specific level the bot is sure of (``vision/naming.py``):
+    ``probably an Airbus A320 (71%)``, ``probably an Airbus A320-family jet (90%), maybe an
+    Airbus A319 (48%)``, ``an aircraft I can't name: it looks a little like a Boeing C-17``;
+    when it is sure of nothing, the two best guesses."""
     if not found.types:
         return "an aircraft"
-    best = found.types[0]
-    share = f" ({best.confidence:.0%})" if percent else ""
-    phrase = confidence_phrase(best.confidence)
-    if phrase == "not sure":
-        return f"I'm not sure: {_alternatives(found.types)}?{share}"
-    return f"{phrase} {with_article(best.label)}{share}"
+    best, named = found.types[0], found.named
+
+    def share(confidence: float) -> str:
+        return f" ({confidence:.0%})" if percent else ""
+
+    if named.level == "unknown":
+        return f"an aircraft I can't name: it looks a little like {with_article(best.label)}"
+    if named.level == "type":
+        phrase = confidence_phrase(best.confidence)
+        return f"{phrase} {with_article(best.label)}{share(best.confidence)}"
+    if named.level == "unsure":
+        return f"I'm not sure: {_alternatives(found.types)}?{share(best.confidence)}"
+    hint = "maybe" if best.confidence >= 0.4 else "most like"
+    return (
+        f"{confidence_phrase(named.confidence)} {with_article(named.words)}"
+        f"{share(named.confidence)}, {hint} {with_article(best.label)}{share(best.confidence)}"
+    )
 
 
 def compose_reply(

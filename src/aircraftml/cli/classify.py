@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from aircraftml.errors import ModelError, PhotoError
+from aircraftml.reply import describe_aircraft
 from aircraftml.vision.recognizer import Recognition
 
 
@@ -98,6 +99,9 @@ def format_recognition(name: str, recognition: Recognition) -> str:
     for number, found in enumerate(recognition.aircraft, start=1):
         x0, y0, x1, y1 = found.box
         lines.append(f"  {number}. box ({x0}, {y0})-({x1}, {y1})  detector score {found.score:.2f}")
+        lines.append(f"     {describe_aircraft(found)}")
         types = "   ".join(f"{t.label} {t.confidence:.0%}" for t in found.types)
-        lines.append(f"     {types}")
+        levels = [g for g in (found.family, found.manufacturer) if g and g.n_types > 1]
+        groups = "".join(f"   [{g.name} {g.confidence:.0%}]" for g in levels)
+        lines.append(f"     {types}{groups}")
     return "\n".join(lines)

@@ -35,12 +35,18 @@ def annotate(recognition: Recognition) -> Image.Image:
 
 
 def label_text(number: int, found: FoundAircraft) -> str:
-    """``"1 Boeing 747 91%"``: the aircraft's number (left to right) and its best type."""
+    """``"1 Boeing 747 91%"``: the aircraft's number (left to right) and what the bot names
+    it: a type, or the family ("2 Airbus A320 family 90%") or maker it is sure of, a best
+    guess with a question mark when it is sure of nothing, or "unknown type"."""
     if not found.types:
         return f"{number} aircraft"
-    best = found.types[0]
-    doubt = "?" if confidence_phrase(best.confidence) == "not sure" else ""
-    return f"{number} {best.label}{doubt} {best.confidence:.0%}"
+    named = found.named
+    if named.level == "unknown":
+        return f"{number} unknown type"
+    doubt = (
+        "?" if named.level == "unsure" and confidence_phrase(named.confidence) == "not sure" else ""
+    )
+    return f"{number} {named.label}{doubt} {named.confidence:.0%}"
 
 
 def encode_jpeg(image: Image.Image, *, quality: int = 85) -> bytes:

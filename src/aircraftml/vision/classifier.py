@@ -7,7 +7,11 @@ A model directory (written by ``aircraftml train``) holds:
 - ``model.json``: the labels in output order, the input size, the normalisation
   (``(pixel - mean) / std`` per channel), the temperature that calibrates the softmax,
   the crop margin the detector's boxes get, and versions;
-- ``MODEL_CARD.md``: what it was trained on, under which terms, how well it does.
+- ``MODEL_CARD.md``: what it was trained on, under which terms, how well it does;
+- ``taxonomy.json`` (optional): each label's family and manufacturer (``taxonomy.py``).
+
+``model.json`` may also hold the open-set rule that says a crop is none of the labels
+(``open_set.py``).
 
 Preprocessing and the softmax are pure functions, so training and evaluation share them.
 """
@@ -26,7 +30,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from aircraftml.errors import ModelError
-from aircraftml.vision.types import TypeGuess
+from aircraftml.vision.open_set import OpenSetRule
+from aircraftml.vision.taxonomy import Taxonomy
+from aircraftml.vision.types import LevelGuess, TypeGuess
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +57,11 @@ class ClassifierMeta:
     temperature: float
     crop_margin: float
     model_version: str
+    open_set: OpenSetRule | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        open_set = {"open_set": self.open_set.to_dict()} if self.open_set else {}
+        return open_set | {
             "format": META_FORMAT,
             "format_version": META_FORMAT_VERSION,
             "model_version": self.model_version,
@@ -80,6 +88,7 @@ class ClassifierMeta:
                 temperature=float(data["temperature"]),
                 crop_margin=float(data.get("crop_margin", 0.0)),
                 model_version=str(data.get("model_version", "unknown")),
+                open_set=OpenSetRule.from_dict(data["open_set"]) if "open_set" in data else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{META_FILE}: missing or invalid field: {exc}") from exc
@@ -136,6 +145,40 @@ def top_k_guesses(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What the classifier makes of one crop: its most likely types, the most likely family
+    and manufacturer (None without a taxonomy), and whether the open-set rule calls it one
+    of the known types at all."""
+
+    types: tuple[TypeGuess, ...]
+    family: LevelGuess
+    manufacturer: LevelGuess | None
+    known: bool
+
+
+def assess(
+    logits: FloatArray, meta: ClassifierMeta, taxonomy: Taxonomy, top_k: int
+) -> list[Assessment]:
+    """Each row of ``logits`` as an :class:`Assessment` (pure: evaluation uses it too)."""
+    probabilities = softmax(logits, meta.temperature)
+    ranked = top_k_guesses(probabilities, meta.labels, top_k)
+    known = (
+        meta.open_set.known(logits, meta.temperature)
+        if meta.open_set is not None
+        else np.ones(len(logits), dtype=bool)
+    )
+    return [
+        Assessment(
+            types=tuple(guesses),
+            family=taxonomy.best_family(row),
+            manufacturer=taxonomy.best_manufacturer(row),
+            known=bool(is_known),
+        )
+        for row, guesses, is_known in zip(probabilities, ranked, known, strict=True)
+    ]
+
+
 def read_meta(model_dir: Path) -> ClassifierMeta:
     """``model_dir/model.json``, checked; a missing or malformed file raises ``ModelError``."""
     path = model_dir / META_FILE
@@ -154,9 +197,16 @@ class Classifier:
     """Names the aircraft type in crops. Create it with :meth:`load`; calls are thread-safe
     (onnxruntime sessions are)."""
 
-    def __init__(self, session: Any, meta: ClassifierMeta, model_dir: Path) -> None:
+    def __init__(
+        self,
+        session: Any,
+        meta: ClassifierMeta,
+        model_dir: Path,
+        taxonomy: Taxonomy | None = None,
+    ) -> None:
         self._session = session
         self._meta = meta
+        self.taxonomy = taxonomy or Taxonomy.flat(meta.labels)
         self._input_name: str = session.get_inputs()[0].name
         self.model_dir = model_dir
 
@@ -170,6 +220,7 @@ class Classifier:
         if not directory.is_dir():
             raise ModelError(f"classifier model directory not found: {directory}")
         meta = read_meta(directory)
+        taxonomy = Taxonomy.load(directory, meta.labels)
         model_path = directory / MODEL_FILE
         if not model_path.is_file():
             raise ModelError(f"no {MODEL_FILE} in classifier model directory {directory}")
@@ -185,7 +236,7 @@ class Classifier:
             raise ModelError(f"cannot load {model_path}: {exc}") from exc
         _check_layout(session, meta, model_path)
         logger.info("loaded classifier %s (%d types)", directory, len(meta.labels))
-        return cls(session, meta, directory)
+        return cls(session, meta, directory, taxonomy)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -216,6 +267,12 @@ class Classifier:
         if not crops:
             return []
         return top_k_guesses(self.probabilities(crops), self._meta.labels, top_k)
+
+    def assess(self, crops: Sequence[Image.Image], top_k: int = 3) -> list[Assessment]:
+        """Each crop's types, family, manufacturer and whether it is a known type at all."""
+        if not crops:
+            return []
+        return assess(self.logits(crops), self._meta, self.taxonomy, top_k)
 
 
 def _check_layout(session: Any, meta: ClassifierMeta, model_path: Path) -> None:

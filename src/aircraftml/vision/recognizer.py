@@ -17,7 +17,8 @@ from aircraftml.vision.classifier import Classifier
 from aircraftml.vision.crop import crop_for_classifier
 from aircraftml.vision.detector import Detector, load_detector
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, Photo, decode_photo
-from aircraftml.vision.types import Box, TypeGuess
+from aircraftml.vision.naming import Named, most_specific_sure_level
+from aircraftml.vision.types import Box, LevelGuess, TypeGuess
 
 TOP_K_TYPES = 3
 
@@ -25,17 +26,34 @@ TOP_K_TYPES = 3
 @dataclass(frozen=True, slots=True)
 class FoundAircraft:
     """One aircraft: its box ``(x0, y0, x1, y1)`` in full-size photo pixels, the detector's
-    score, and the most likely types, best first."""
+    score, the most likely types (best first), family and manufacturer, and whether it is
+    one of the types the classifier knows at all. ``named`` is what the bot says it is."""
 
     box: tuple[int, int, int, int]
     score: float
     types: tuple[TypeGuess, ...]
+    family: LevelGuess | None = None
+    manufacturer: LevelGuess | None = None
+    known: bool = True
+
+    @property
+    def named(self) -> Named:
+        return most_specific_sure_level(self.types, self.family, self.manufacturer, self.known)
 
     def to_dict(self) -> dict[str, Any]:
+        named = self.named
         return {
             "box": list(self.box),
             "score": round(self.score, 3),
             "types": [{"label": t.label, "confidence": round(t.confidence, 3)} for t in self.types],
+            "family": self.family.to_dict() if self.family else None,
+            "manufacturer": self.manufacturer.to_dict() if self.manufacturer else None,
+            "known": self.known,
+            "named": {
+                "level": named.level,
+                "label": named.label,
+                "confidence": round(named.confidence, 3),
+            },
         }
 
 
@@ -105,11 +123,18 @@ class Recognizer:
             crop_for_classifier(photo.image, box, meta.input_size_px, margin=meta.crop_margin)
             for box in boxes
         ]
-        guesses = self._classifier.classify(crops, top_k=TOP_K_TYPES) if crops else []
+        assessments = self._classifier.assess(crops, top_k=TOP_K_TYPES)
         classified = time.perf_counter()
         aircraft = tuple(
-            FoundAircraft(box=_full_size_box(box, photo), score=box.score, types=tuple(ranked))
-            for box, ranked in zip(boxes, guesses, strict=True)
+            FoundAircraft(
+                box=_full_size_box(box, photo),
+                score=box.score,
+                types=assessment.types,
+                family=assessment.family,
+                manufacturer=assessment.manufacturer,
+                known=assessment.known,
+            )
+            for box, assessment in zip(boxes, assessments, strict=True)
         )
         timings_ms = {
             "decode": decode_ms,

@@ -36,3 +36,22 @@ class TypeGuess:
 
     label: str
     confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class LevelGuess:
+    """The most likely group at one level of the type tree (a family, a manufacturer): the
+    summed calibrated probability of its types, how many of the model's types it holds, and
+    how it is named in a sentence ("Airbus A320-family jet")."""
+
+    name: str
+    confidence: float
+    n_types: int
+    spoken: str = ""
+
+    @property
+    def words(self) -> str:
+        return self.spoken or self.name
+
+    def to_dict(self) -> dict[str, object]:
+        return {"label": self.name, "confidence": round(self.confidence, 3)}

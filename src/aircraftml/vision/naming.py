@@ -1,0 +1,56 @@
+"""What the bot says an aircraft is: the most specific level of the type tree it is sure of.
+
+A wrong variant said with confidence is worse than the right family: when no type reaches
+"probably", the family's summed probability may ("probably an Airbus A320-family jet,
+maybe an A319"), or the manufacturer's. When the open-set rule says the aircraft is none of
+the known types, the bot names nothing and says what it looks a little like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aircraftml.vision.types import LevelGuess, TypeGuess
+
+SURE_CONFIDENCE = 0.65  # "probably" and stronger: what counts as a claim
+LEVELS = ("type", "family", "manufacturer", "unsure", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """``level`` is one of ``LEVELS``; ``label`` and ``confidence`` are what is named at it
+    (for "unsure" and "unknown": the best type, which is not claimed). ``words`` is how the
+    label reads in a sentence."""
+
+    level: str
+    label: str
+    confidence: float
+    words: str
+
+    @property
+    def is_claim(self) -> bool:
+        """Whether the bot asserts something ("probably" or stronger) at this level."""
+        return self.level in ("type", "family", "manufacturer")
+
+
+def most_specific_sure_level(
+    types: Sequence[TypeGuess],
+    family: LevelGuess | None,
+    manufacturer: LevelGuess | None,
+    known: bool,
+) -> Named:
+    """The type when it is at least "probably"; else its family, else its manufacturer,
+    when they are (and hold more than one type); else "unsure". "unknown" when the
+    open-set rule says it is none of the known types."""
+    if not types:
+        return Named("unsure", "aircraft", 0.0, "aircraft")
+    best = types[0]
+    if not known:
+        return Named("unknown", best.label, best.confidence, best.label)
+    if best.confidence >= SURE_CONFIDENCE:
+        return Named("type", best.label, best.confidence, best.label)
+    for level, group in (("family", family), ("manufacturer", manufacturer)):
+        if group is not None and group.n_types > 1 and group.confidence >= SURE_CONFIDENCE:
+            return Named(level, group.name, group.confidence, group.words)
+    return Named("unsure", best.label, best.confidence, best.label)
