@@ -4,7 +4,9 @@ The metric functions are pure numpy (``probabilities[N, C]``, ``labels[N]``) so 
 and tests share them; :func:`evaluate_model` runs a model directory over one split of a
 data folder (``DATA_DIR/<split>/<label>/*``, see ``dataset.py``) and returns an
 :class:`EvaluationReport`, with accuracy per role too (civil, military...) when the folder's
-``index.csv`` gives the labels roles.
+``index.csv`` gives the labels roles, at the family and maker levels of the model's type
+tree, and what the bot would say of each image (``naming.py``). Full photos through the
+detector, as the bot sees them: ``evaluate_photos.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,10 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from aircraftml.errors import AircraftMLError
-from aircraftml.vision.classifier import Classifier, softmax
+from aircraftml.vision.classifier import Classifier, assess, softmax
 from aircraftml.vision.dataset import list_images, read_roles
+from aircraftml.vision.naming import OUTCOMES, Named, most_specific_sure_level, outcome_of
+from aircraftml.vision.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +154,17 @@ class GroupAccuracy:
     count: int
     top1: float
     top3: float
+    family_top1: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelAccuracy:
+    """Accuracy and calibration one level up the type tree (probabilities summed)."""
+
+    level: str
+    groups: int
+    top1: float
+    ece: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +185,8 @@ class EvaluationReport:
     per_role: tuple[GroupAccuracy, ...]
     confusion: npt.NDArray[np.int64]
     reliability: tuple[ReliabilityBin, ...]
+    levels: tuple[LevelAccuracy, ...] = ()
+    said: dict[str, int] = field(default_factory=dict)  # what the bot would say: outcomes
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -185,6 +203,12 @@ class EvaluationReport:
             "labels": list(self.labels),
             "per_class": [_group_dict(g) for g in self.per_class],
             "per_role": [_group_dict(g) for g in self.per_role],
+            "levels": [
+                {"level": v.level, "groups": v.groups, "top1": v.top1, "ece": v.ece}
+                for v in self.levels
+            ],
+            "said": self.said,
+            "points_per_image": 100 / self.count if self.count else None,
             "confusion": self.confusion.tolist(),
             "reliability": [
                 {
@@ -201,15 +225,26 @@ class EvaluationReport:
     def format_text(self) -> str:
         """A human-readable summary: overall, per role, the worst classes, top confusions."""
         lines = [
-            f"{self.split}: {self.count} images, {len(self.labels)} types ({self.model_dir})",
+            f"{self.split}: {self.count} images (one = {100 / max(self.count, 1):.2f} points), "
+            f"{len(self.labels)} types ({self.model_dir})",
             f"top-1 {self.top1:.2%}   top-3 {self.top3:.2%}   NLL {self.nll:.3f}",
             f"ECE ({ECE_BINS} bins) {self.ece:.4f} calibrated (T={self.temperature:.3f}), "
             f"{self.ece_uncalibrated:.4f} raw",
         ]
+        lines += [
+            f"{v.level} level ({v.groups} groups): top-1 {v.top1:.2%}   ECE {v.ece:.4f}"
+            for v in self.levels
+        ]
+        if self.said:
+            lines.append(
+                "what the bot would say: "
+                + ", ".join(f"{k} {self.said.get(k, 0)}" for k in OUTCOMES if k != "missed")
+            )
         if self.per_role:
             lines.append("per role:")
             lines += [
                 f"  {g.name:<12} {g.count:>5}  top-1 {g.top1:.2%}  top-3 {g.top3:.2%}"
+                + (f"  family {g.family_top1:.2%}" if g.family_top1 is not None else "")
                 for g in self.per_role
             ]
         lines.append("per class (worst first):")
@@ -222,13 +257,16 @@ class EvaluationReport:
             lines += [f"  {n:>3}  {t} -> {p}" for n, t, p in confusions]
         return "\n".join(lines)
 
-    def save_confusion_png(self, path: Path) -> None:
-        """Draw the row-normalised confusion matrix with its labels as a PNG."""
-        draw_confusion(self.confusion, self.labels).save(path, format="PNG")
+    def save_confusion_png(self, path: Path) -> tuple[Path, Path]:
+        """Draw the confusion matrix with its labels: counts, and a normalised copy."""
+        return save_confusion_pngs(path, self.confusion, self.labels, "predicted")
 
 
 def _group_dict(group: GroupAccuracy) -> dict[str, Any]:
-    return {"name": group.name, "count": group.count, "top1": group.top1, "top3": group.top3}
+    figures = {"name": group.name, "count": group.count, "top1": group.top1, "top3": group.top3}
+    if group.family_top1 is not None:
+        figures["family_top1"] = group.family_top1
+    return figures
 
 
 def top_confusions(
@@ -250,10 +288,38 @@ def build_report(
     temperature: float = 1.0,
     uncalibrated: Probabilities | None = None,
     roles: dict[str, str] | None = None,
+    taxonomy: Taxonomy | None = None,
+    named: Sequence[Named] = (),
 ) -> EvaluationReport:
-    """All metrics from predictions (pure: no model, no files)."""
+    """All metrics from predictions (pure: no model, no files). With ``taxonomy``, also the
+    family and maker levels; with ``named`` (what the bot says of each image), how often
+    each outcome happens."""
     truth = np.asarray(label_indices)
     raw = probabilities if uncalibrated is None else uncalibrated
+    family_right = None
+    levels: list[LevelAccuracy] = []
+    if taxonomy is not None:
+        for level in ("family", "manufacturer"):
+            groups, summed = taxonomy.group_probabilities(probabilities, level)
+            group_truth = taxonomy.group_index(level)[truth]
+            levels.append(
+                LevelAccuracy(
+                    level,
+                    len(groups),
+                    top_k_accuracy(summed, group_truth, 1),
+                    expected_calibration_error(summed, group_truth),
+                )
+            )
+            if level == "family":
+                family_right = summed.argmax(axis=1) == group_truth
+    said = (
+        Counter(
+            outcome_of(one, labels[int(t)], taxonomy or Taxonomy.flat(labels))
+            for one, t in zip(named, truth, strict=True)
+        )
+        if named
+        else Counter()
+    )
     per_class = tuple(
         _group(label, probabilities[truth == i], truth[truth == i])
         for i, label in enumerate(labels)
@@ -263,7 +329,12 @@ def build_report(
     if roles:
         role_of = np.asarray([roles.get(label, "unknown") for label in labels])[truth]
         per_role = tuple(
-            _group(role, probabilities[role_of == role], truth[role_of == role])
+            _group(
+                role,
+                probabilities[role_of == role],
+                truth[role_of == role],
+                None if family_right is None else family_right[role_of == role],
+            )
             for role in sorted(set(role_of.tolist()))
         )
     return EvaluationReport(
@@ -281,15 +352,23 @@ def build_report(
         per_role=per_role,
         confusion=confusion_matrix(probabilities.argmax(axis=1), truth, len(labels)),
         reliability=tuple(reliability_bins(probabilities, truth)),
+        levels=tuple(levels),
+        said=dict(said),
     )
 
 
-def _group(name: str, probabilities: Probabilities, labels: Labels) -> GroupAccuracy:
+def _group(
+    name: str,
+    probabilities: Probabilities,
+    labels: Labels,
+    family_right: npt.NDArray[np.bool_] | None = None,
+) -> GroupAccuracy:
     return GroupAccuracy(
         name=name,
         count=len(labels),
         top1=top_k_accuracy(probabilities, labels, 1),
         top3=top_k_accuracy(probabilities, labels, 3),
+        family_top1=None if family_right is None else float(np.mean(family_right)),
     )
 
 
@@ -320,6 +399,11 @@ def evaluate_model(
         temperature=classifier.temperature,
         uncalibrated=softmax(logits),
         roles=read_roles(data_dir),
+        taxonomy=classifier.taxonomy,
+        named=[
+            most_specific_sure_level(a.types, a.family, a.manufacturer, a.known)
+            for a in assess(logits, classifier.meta, classifier.taxonomy, top_k=3)
+        ],
     )
 
 
@@ -342,12 +426,31 @@ def _open_rgb(path: Path) -> Image.Image:
 # ----------------------------------------------------------------------------- drawing
 
 
+def save_confusion_pngs(
+    path: Path, confusion: npt.NDArray[np.int64], labels: Sequence[str], columns: str
+) -> tuple[Path, Path]:
+    """``path`` with the counts in the cells and ``<stem>.normalised.png`` beside it with
+    each row's shares in percent; both shaded by share. Returns both paths."""
+    shares = path.with_name(f"{path.stem}.normalised{path.suffix or '.png'}")
+    draw_confusion(confusion, labels, columns=columns).save(path, format="PNG")
+    draw_confusion(confusion, labels, columns=columns, as_share=True).save(shares, format="PNG")
+    return path, shares
+
+
 def draw_confusion(
-    confusion: npt.NDArray[np.int64], labels: Sequence[str], cell_px: int = 16
+    confusion: npt.NDArray[np.int64],
+    labels: Sequence[str],
+    cell_px: int = 16,
+    *,
+    columns: str = "predicted",
+    as_share: bool = False,
 ) -> Image.Image:
-    """Row-normalised confusion matrix: white (0) to dark blue (1), counts in the cells,
-    true labels on the left, predicted labels along the top (rotated)."""
-    font = _font(max(9, cell_px - 5))
+    """Row-normalised confusion matrix: white (0) to dark blue (1), counts (or, with
+    ``as_share``, each row's percentages) in the cells, true labels on the left, ``columns``
+    labels along the top (rotated), and the axes named in the top-left corner."""
+    if as_share:
+        cell_px = max(cell_px, 20)
+    font = _font(max(9, cell_px - 5 - (4 if as_share else 0)))
     label_px = max(int(font.getlength(label)) for label in labels) + 8
     n = len(labels)
     image = Image.new("RGB", (label_px + n * cell_px + 4, label_px + n * cell_px + 4), "white")
@@ -363,7 +466,7 @@ def draw_confusion(
             draw.rectangle((x, y, x + cell_px - 1, y + cell_px - 1), fill=colour, outline=outline)
             if confusion[i, j]:
                 ink = "white" if shade > 0.5 else "black"
-                text = str(int(confusion[i, j]))
+                text = f"{round(100 * shade)}" if as_share else str(int(confusion[i, j]))
                 draw.text(
                     (x + cell_px / 2, y + cell_px / 2), text, fill=ink, font=font, anchor="mm"
                 )
@@ -380,6 +483,9 @@ def draw_confusion(
         top_draw.text((4, j * cell_px + cell_px / 2), label, fill="black", font=font, anchor="lm")
     # Counter-clockwise: row j becomes column j, and the text reads upwards from the matrix.
     image.paste(top.rotate(90, expand=True), (label_px, 0))
+    unit = "row %" if as_share else "counts"
+    for line, text in enumerate((f"rows: true ({unit})", f"columns: {columns}")):
+        draw.text((4, 4 + line * (cell_px + 2)), text, fill=(120, 40, 40), font=font)
     return image
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import LevelGuess, TypeGuess
 
 SURE_CONFIDENCE = 0.65  # "probably" and stronger: what counts as a claim
 LEVELS = ("type", "family", "manufacturer", "unsure", "unknown")
+# What came of one labelled aircraft, for evaluation.
+OUTCOMES = ("type right", "family right", "maker right", "not claimed", "claimed wrong", "missed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +57,22 @@ def most_specific_sure_level(
         if group is not None and group.n_types > 1 and group.confidence >= SURE_CONFIDENCE:
             return Named(level, group.name, group.confidence, group.words)
     return Named("unsure", best.label, best.confidence, best.label)
+
+
+def outcome_of(named: Named | None, label: str, taxonomy: Taxonomy) -> str:
+    """One of ``OUTCOMES`` for what the bot said (None: it found no aircraft) about an
+    aircraft of type ``label``; a label the taxonomy does not know must not be claimed."""
+    if named is None:
+        return "missed"
+    if not named.is_claim:
+        return "not claimed"
+    if label not in taxonomy.labels:
+        return "claimed wrong"
+    index = taxonomy.labels.index(label)
+    truth = {
+        "type": (label, "type right"),
+        "family": (taxonomy.families[index], "family right"),
+        "manufacturer": (taxonomy.manufacturers[index], "maker right"),
+    }
+    expected, outcome = truth[named.level]
+    return outcome if named.label == expected else "claimed wrong"

@@ -18,6 +18,7 @@ from aircraftml.vision.crop import crop_for_classifier
 from aircraftml.vision.detector import Detector, load_detector
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, Photo, decode_photo
 from aircraftml.vision.naming import Named, most_specific_sure_level
+from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import Box, LevelGuess, TypeGuess
 
 TOP_K_TYPES = 3
@@ -106,6 +107,11 @@ class Recognizer:
             load_detector(detector_path, threads=threads),
             Classifier.load(classifier_dir, threads=threads),
         )
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        """The classifier's type tree (families and makers of its labels)."""
+        return self._classifier.taxonomy
 
     def recognize_bytes(self, data: bytes) -> Recognition:
         """Decode and recognise; a photo that cannot be read raises ``PhotoError``."""
