@@ -38,6 +38,13 @@ from aircraftml.errors import AircraftMLError
     help="A model trained here on train/ alone: train again on train/ and val/ together, "
     "with its recipe, for the epochs and with the temperature it chose on val/.",
 )
+@click.option(
+    "--taxonomy",
+    "taxonomy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The type tree (family, maker per label) to ship with the model (default: "
+    "DATA_DIR/taxonomy.json, else the shipped model's when it covers every label).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(
     data_dir: Path,
@@ -49,6 +56,7 @@ def train(
     quick: bool,
     cache_dir: Path | None,
     refit_dir: Path | None,
+    taxonomy_file: Path | None,
     quiet: bool,
 ) -> None:
     """Fine-tune the aircraft type classifier on DATA_DIR/train/<label>/* (any image format,
@@ -82,6 +90,7 @@ def train(
                 cache_dir=cache_dir,
                 refit=refit,
                 progress=not quiet,
+                taxonomy_file=taxonomy_file,
             )
     except AircraftMLError as exc:
         raise click.ClickException(str(exc)) from None

@@ -53,8 +53,12 @@ class Taxonomy:
         """``model_dir/taxonomy.json`` for ``labels``; the flat tree when there is none. A
         file that leaves out a label, or is malformed, raises ``ModelError``."""
         path = model_dir / TAXONOMY_FILE
-        if not path.is_file():
-            return cls.flat(labels)
+        return cls.read(path, labels) if path.is_file() else cls.flat(labels)
+
+    @classmethod
+    def read(cls, path: Path, labels: Sequence[str]) -> Taxonomy:
+        """The tree in the file ``path`` for ``labels`` (entries for other labels are left
+        out); a missing label or a malformed file raises ``ModelError``."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != TAXONOMY_FORMAT:
@@ -92,6 +96,9 @@ class Taxonomy:
                 )
             },
         }
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
 
     def family_of(self, label: str) -> str:
         return self.families[self.labels.index(label)]

@@ -39,18 +39,20 @@ import numpy.typing as npt
 from PIL import Image, ImageEnhance, ImageOps
 
 from aircraftml import __version__
-from aircraftml.errors import AircraftMLError
+from aircraftml.errors import AircraftMLError, ModelError
 from aircraftml.vision import evaluate as ev
 from aircraftml.vision.classifier import (
     CARD_FILE,
     META_FILE,
     MODEL_FILE,
+    SHIPPED_MODEL_DIR,
     ClassifierMeta,
     softmax,
     to_input_array,
 )
 from aircraftml.vision.crop import DEFAULT_CROP_MARGIN
 from aircraftml.vision.dataset import label_folders, list_images
+from aircraftml.vision.taxonomy import TAXONOMY_FILE, Taxonomy
 
 logger = logging.getLogger(__name__)
 
@@ -636,6 +638,7 @@ def train_classifier(
     cache_dir: Path | None = None,
     refit: Refit | None = None,
     progress: bool = True,
+    taxonomy_file: Path | None = None,
 ) -> TrainResult:
     """Train on ``data_dir/train``, select and calibrate on ``data_dir/val``, and write the
     model directory ``out_dir`` (created; files in it are replaced).
@@ -755,10 +758,34 @@ def train_classifier(
         ),
         encoding="utf-8",
     )
+    taxonomy = pick_taxonomy(labels, data_dir, taxonomy_file)
+    if taxonomy is not None:
+        taxonomy.write(out_dir / TAXONOMY_FILE)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)  # the model is written: the next run starts afresh
     logger.info("wrote %s (val top-1 %.4f, T=%.3f)", out_dir, result.val_top1, temperature)
     return result
+
+
+def pick_taxonomy(
+    labels: Sequence[str], data_dir: Path, taxonomy_file: Path | None = None
+) -> Taxonomy | None:
+    """The type tree a trained model ships with: ``taxonomy_file`` if given, else
+    ``DATA_DIR/taxonomy.json``, else the shipped model's when it covers every label, else
+    none (the model names types only). A given tree that leaves out a label is an error."""
+    for source in (taxonomy_file, data_dir / TAXONOMY_FILE):
+        if source is not None and source.is_file():
+            try:
+                return Taxonomy.read(source, labels)
+            except ModelError as exc:
+                raise TrainingError(str(exc)) from None
+        if source is not None and source == taxonomy_file:
+            raise TrainingError(f"taxonomy file not found: {source}")
+    try:
+        return Taxonomy.read(SHIPPED_MODEL_DIR / TAXONOMY_FILE, labels)
+    except ModelError:
+        logger.info("the shipped type tree does not cover these labels: no taxonomy.json")
+        return None
 
 
 def _checkpoint_path(
