@@ -3,7 +3,8 @@ and the worker turns each kind of failure into the right queue action."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -27,6 +28,7 @@ from aircraftml.vision.image import Photo
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 from aircraftml.vision.types import TypeGuess
 from aircraftml.worker import Worker, backoff_delay_s
+from fake_clock import FakeClock
 
 
 @dataclass
@@ -106,13 +108,16 @@ def state() -> MemoryStateStore:
     return MemoryStateStore()
 
 
-def make_handler(platform: PlatformDouble, state: MemoryStateStore) -> Handler:
+def make_handler(
+    platform: PlatformDouble, state: MemoryStateStore, clock: Callable[[], float] = time.time
+) -> Handler:
     return Handler(
         platform,
         state,
         RecognizerDouble(),  # type: ignore[arg-type]
         weighted_length=weighted_length,
         claim_ttl_s=60,
+        clock=clock,
     )
 
 
@@ -256,6 +261,30 @@ def test_worker_waits_for_the_rate_limit_reset(
     assert queue.receive(wait_s=0) == []  # still waiting for the reset
     clock[0] = 1901.0
     assert len(queue.receive(wait_s=0)) == 1
+
+
+def test_a_rate_limit_pauses_every_worker_and_spends_no_try(
+    platform: PlatformDouble, state: MemoryStateStore, clock: FakeClock
+) -> None:
+    # Given two workers sharing one state, and mentions that may be tried only once
+    queue = MemoryQueue(max_receives=1, clock=clock)
+    queue.send([request("p1").to_json(), request("p2", photos=("u/empty",)).to_json()])
+    workers = [
+        Worker(queue, make_handler(platform, state, clock), wait_s=0, clock=clock) for _ in range(2)
+    ]
+    # When X answers the first worker's reply with 429 until a minute from now
+    platform.fail_next_reply.append(RateLimited("429", until_epoch_s=clock.now_s + 60))
+    assert [w.run_once() for w in workers] == [1, 1]
+    # Then the second worker did not even try, and both mentions wait without a try spent
+    assert platform.replies == []
+    assert queue.stats().delayed == 2
+    clock.advance(59)
+    assert [w.run_once() for w in workers] == [0, 0]
+    # And once the window reopens both are answered, nothing dead-lettered
+    clock.advance(1)
+    assert [w.run_once() for w in workers] == [1, 1]
+    assert sorted(r.in_reply_to_id for r in platform.replies) == ["p1", "p2"]
+    assert queue.stats().dead == 0
 
 
 def test_worker_dead_letters_permanent_errors_with_the_reason(

@@ -9,19 +9,25 @@ It never replies twice to one post:
 - if a worker crashes after posting but before marking the key done, the redelivered request
   composes the same text again and X refuses it as duplicate content, which counts as done.
 
-Errors are not caught here except to release the claim: the worker maps them onto the queue
-(retry, wait for the rate-limit reset, or dead-letter).
+A rate limit is the whole pool's: the first worker refused records "rate limited until T"
+in the state store (``pause``), and every worker honours it before posting (and before
+taking work: ``Worker``), so a backlog waits for the window instead of each message
+spending its tries on 429s.
+
+Errors are not caught here except to release the claim and record a rate limit: the worker
+maps them onto the queue (retry, wait for the rate-limit reset, or dead-letter).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aircraftml.domain import Request
-from aircraftml.errors import DuplicateContent, PhotoError, TransientError
+from aircraftml.errors import DuplicateContent, PhotoError, RateLimited, TransientError
 from aircraftml.platforms.base import Platform, ReplyImage
 from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply
 from aircraftml.state.base import ClaimStatus, StateStore
@@ -61,6 +67,7 @@ class Handler:
         weighted_length: Callable[[str], int],
         claim_ttl_s: float = 120.0,
         help_window_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._platform = platform
         self._state = state
@@ -68,6 +75,12 @@ class Handler:
         self._weighted_length = weighted_length
         self._claim_ttl_s = claim_ttl_s
         self._help_window_s = help_window_s
+        self._clock = clock
+        self._rate_limit_name = f"{platform.name}:rate-limited"
+
+    def rate_limited_until(self) -> float:
+        """When the platform's rate limit, as any worker last met it, reopens (epoch s)."""
+        return self._state.paused_until(self._rate_limit_name)
 
     def handle(self, request: Request) -> Handled:
         key = request.idempotency_key
@@ -79,6 +92,10 @@ class Handler:
             raise Busy(f"post {request.post_id} is being answered by another worker")
         try:
             handled = self._answer(request)
+        except RateLimited as exc:
+            self._state.release(key)
+            self._state.pause(self._rate_limit_name, exc.until_epoch_s)
+            raise
         except BaseException:
             self._state.release(key)
             raise
@@ -139,11 +156,20 @@ class Handler:
     def _post(
         self, request: Request, text: str, images: Sequence[ReplyImage], outcome: Outcome
     ) -> Handled:
+        self._wait_for_no_rate_limit(request)
         try:
             reply_id = self._platform.post_reply(request.post_id, text, images)
         except DuplicateContent:
             return Handled(Outcome.DUPLICATE)
         return Handled(outcome, reply_id)
+
+    def _wait_for_no_rate_limit(self, request: Request) -> None:
+        """Raise RateLimited while another worker's 429 says the window is still closed."""
+        until = self.rate_limited_until()
+        if until > self._clock():
+            raise RateLimited(
+                f"post {request.post_id}: waiting for the rate limit to reopen", until
+            )
 
 
 def _annotated_images(outcomes: Sequence[PhotoOutcome]) -> list[ReplyImage]:

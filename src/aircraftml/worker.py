@@ -4,7 +4,8 @@ This is the one place where errors become queue actions (``judge`` decides, ``se
 applies); ``aircraftml worker`` and the SQS Lambda function (``aws.lambdas``) share it:
 
     handled                     -> Done: ack
-    RateLimited(until)          -> RetryLater at the reset time, and pause this worker until then
+    RateLimited(until)          -> WaitFor the reset time (deferred: no try spent), and every
+                                   worker sharing the state pauses until then
     TransientError              -> RetryLater after a capped exponential backoff
     PermanentError              -> DeadLetterNow, with the reason
     a message that is not JSON  -> DeadLetterNow ("malformed request")
@@ -40,11 +41,18 @@ class Done:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
-    """Try again in ``delay_s``; ``resume_at_epoch_s`` is set when the platform said when."""
+    """The try failed: try again in ``delay_s`` (the queue counts the try)."""
 
     delay_s: float
     reason: str
-    resume_at_epoch_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """Not a failure of the work (a rate limit): back in ``delay_s``, spending no try."""
+
+    delay_s: float
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,7 @@ class DeadLetterNow:
     reason: str
 
 
-Verdict = Done | RetryLater | DeadLetterNow
+Verdict = Done | RetryLater | WaitFor | DeadLetterNow
 
 
 def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.time) -> Verdict:
@@ -73,12 +81,12 @@ def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.
 
 def verdict_for_error(
     exc: Exception, receive_count: int, now_epoch_s: float, *, post_id: str = "?"
-) -> RetryLater | DeadLetterNow:
+) -> RetryLater | WaitFor | DeadLetterNow:
     """What a failure of the ``receive_count``-th try means for the message (and logs it)."""
     if isinstance(exc, RateLimited):
         wait_s = max(exc.until_epoch_s - now_epoch_s, 1.0)
-        logger.warning("post %s: rate limited for %.0f s: %s", post_id, wait_s, exc)
-        return RetryLater(wait_s, f"rate limited: {exc}", resume_at_epoch_s=exc.until_epoch_s)
+        logger.warning("post %s: rate limited, waiting %.1f s: %s", post_id, wait_s, exc)
+        return WaitFor(wait_s, f"rate limited: {exc}")
     delay_s = backoff_delay_s(receive_count)
     if isinstance(exc, TransientError):
         logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
@@ -96,6 +104,8 @@ def settle(queue: RequestQueue, message: Message, verdict: Verdict) -> None:
         queue.ack(message)
     elif isinstance(verdict, RetryLater):
         queue.retry(message, delay_s=verdict.delay_s, reason=verdict.reason)
+    elif isinstance(verdict, WaitFor):
+        queue.defer(message, delay_s=verdict.delay_s, reason=verdict.reason)
     else:
         queue.dead_letter(message, verdict.reason)
 
@@ -115,12 +125,12 @@ class Worker:
         self._visibility_timeout_s = visibility_timeout_s
         self._wait_s = wait_s
         self._clock = clock
-        self._resume_at_s = 0.0  # set when the platform rate-limits us
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set; the request in hand is finished first."""
+        """Work until ``stop`` is set; the request in hand is finished first. While the
+        platform's rate limit is closed (for any worker), take no work."""
         while not stop.is_set():
-            paused_s = self._resume_at_s - self._clock()
+            paused_s = self._handler.rate_limited_until() - self._clock()
             if paused_s > 0:
                 stop.wait(paused_s)
                 continue
@@ -139,14 +149,9 @@ class Worker:
         settle(self._queue, message, self.judge(message))
 
     def judge(self, message: Message) -> Verdict:
-        """``judge`` the message, unless the platform asked us to wait: then retry it at once.
-
-        A rate limit pauses this worker (and a Lambda container) until the reset time.
-        """
-        paused_s = self._resume_at_s - self._clock()
+        """``judge`` the message, unless the platform's rate limit is closed: then wait for it
+        (no try spent). Lambda containers get this from ``SqsFunction``."""
+        paused_s = self._handler.rate_limited_until() - self._clock()
         if paused_s > 0:
-            return RetryLater(paused_s, "rate limited: waiting for the reset")
-        verdict = judge(self._handler, message, self._clock)
-        if isinstance(verdict, RetryLater) and verdict.resume_at_epoch_s is not None:
-            self._resume_at_s = verdict.resume_at_epoch_s
-        return verdict
+            return WaitFor(paused_s, "rate limited: waiting for the window to reopen")
+        return judge(self._handler, message, self._clock)

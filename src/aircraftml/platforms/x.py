@@ -4,7 +4,8 @@ All network I/O goes through one ``httpx.Client`` (pass ``transport=`` to swap i
 ``httpx.MockTransport``, or ``base_url=`` to talk to the local fake). Every failure is
 mapped onto ``aircraftml.errors`` in :func:`map_error`, and nowhere else:
 
-    429                          -> RateLimited(until = x-rate-limit-reset, or now + 60 s)
+    429                          -> RateLimited(until = the exhausted windows' reset + 1 s,
+                                    or now + 60 s)
     5xx, 408, timeouts,
     connect errors, dropped links -> TransientError
     403 duplicate content         -> DuplicateContent
@@ -46,6 +47,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT_CHARS = 1000
 MAX_IMAGES = 4
 RATE_LIMIT_FALLBACK_S = 60.0
+RATE_LIMIT_RESET_MARGIN_S = 1.0
 PHOTO_SIZE_SUFFIX = "format=jpg&name=large"
 FETCH_POST_PARAMS = {
     "expansions": "attachments.media_keys,author_id",
@@ -96,14 +98,18 @@ def _error_for_response(response: httpx.Response, what: str, now_epoch_s: float)
 
 
 def _rate_limit_reset_epoch_s(headers: httpx.Headers, now_epoch_s: float) -> float:
-    """The latest reset among the exhausted windows (15 min, 24 h user, 24 h app)."""
+    """When the windows that refused us have reopened: the latest reset among the exhausted
+    ones (15 min, 24 h user, 24 h app), plus a second, because X's resets are whole seconds
+    rounded down and a retry on the second itself can still be refused; never in the past."""
     resets = []
     for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
         reset = _float_header(headers, f"{prefix}-reset")
         remaining = _float_header(headers, f"{prefix}-remaining")
         if reset is not None and (prefix == "x-rate-limit" or remaining == 0):
             resets.append(reset)
-    return max(resets) if resets else now_epoch_s + RATE_LIMIT_FALLBACK_S
+    if not resets:
+        return now_epoch_s + RATE_LIMIT_FALLBACK_S
+    return max(max(resets) + RATE_LIMIT_RESET_MARGIN_S, now_epoch_s + RATE_LIMIT_RESET_MARGIN_S)
 
 
 def _float_header(headers: httpx.Headers, name: str) -> float | None:
