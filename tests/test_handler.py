@@ -287,6 +287,27 @@ def test_a_rate_limit_pauses_every_worker_and_spends_no_try(
     assert queue.stats().dead == 0
 
 
+def test_a_mention_claimed_elsewhere_waits_for_that_claim_without_spending_a_try(
+    platform: PlatformDouble, clock: FakeClock
+) -> None:
+    # Given a worker that died holding a mention's claim (60 s), and one try per message
+    state = MemoryStateStore(clock=clock)
+    state.claim(request().idempotency_key, ttl_s=60)
+    queue = MemoryQueue(max_receives=1, clock=clock)
+    queue.send([request().to_json()])
+    worker = Worker(queue, make_handler(platform, state, clock), wait_s=0, clock=clock)
+    # When the redelivered copy is taken while that claim still runs
+    clock.advance(10)
+    assert worker.run_once() == 1
+    # Then it waits until the claim has run out, and is answered then, not dead-lettered
+    clock.advance(49)
+    assert worker.run_once() == 0
+    clock.advance(2)
+    assert worker.run_once() == 1
+    assert [r.in_reply_to_id for r in platform.replies] == ["p1"]
+    assert queue.stats().dead == 0
+
+
 def test_worker_dead_letters_permanent_errors_with_the_reason(
     platform: PlatformDouble, state: MemoryStateStore
 ) -> None:

@@ -5,13 +5,18 @@ and workers killed with SIGKILL. Each test reproduces one way a reply was lost o
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from aircraftml.platforms.fake_x import FakeX, FakeXServer
-from e2e_support import Bot, fast_fake_x, jpeg, settled, wait_for
+from aircraftml.platforms.x_events import requests_from_delivery
+from e2e_support import Bot, fast_fake_x, jpeg, replies_to, settled, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,3 +58,53 @@ def test_a_rate_limit_backlog_is_answered_in_full_and_nothing_is_dead_lettered(
     # And the pool waited for the window instead of hammering X: few 429s per window
     refused = sum(1 for m, p, s in fake_x.request_log if (m, p, s) == ("POST", "/2/tweets", 429))
     assert refused <= 60
+
+
+def test_a_killed_workers_mention_is_answered_even_with_two_tries(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
+    fake_x, _ = fake
+    # Given mentions get two tries of 10 s each, and a worker that is up (it answered one)
+    bot.env |= {"AIRCRAFTML_MAX_RECEIVES": "2", "AIRCRAFTML_VISIBILITY_TIMEOUT_S": "10"}
+    worker = bot.start("worker")
+    queue = bot.queue()
+    queue.send([_request_for(fake_x, fake_x.create_post("lee", "@aircraftml 1?", [jpeg()]))])
+    wait_for(lambda: len(fake_x.replies) == 1, 60, "the first reply")
+    # And a mention that X delivered twice, which the worker takes and claims, then waits on
+    # a slow photo host
+    post_id = fake_x.create_post("kim", "@aircraftml which one?", [jpeg((10, 20, 30))])
+    fake_x.inject_fault("/media/*", "slow", count=1, delay_s=12.0)
+    queue.send([_request_for(fake_x, post_id)] * 2)
+    wait_for(lambda: queue.stats().in_flight == 1, 10, "the worker to take the mention")
+    time.sleep(0.5)
+    # When the worker is killed with SIGKILL and another takes over
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    bot.start("worker")
+    # Then the mention is answered once, and neither copy is dead-lettered as "being
+    # answered by another worker" while the dead worker's claim runs out
+    wait_for(lambda: replies_to(fake_x, post_id), 90, "the reply")
+    wait_for(lambda: settled(queue), 30, "both copies to be settled")
+    assert [d.reason for d in queue.dead_letters()] == []
+    assert len(replies_to(fake_x, post_id)) == 1
+
+
+def _request_for(fake_x: FakeX, post_id: str) -> str:
+    config = fake_x.config
+    [request] = requests_from_delivery(
+        fake_x.event_for(post_id), config.bot_user_id, config.bot_handle, time.time()
+    )
+    return request.to_json()
+
+
+@contextmanager
+def _write_locked(path: Path, hold_s: float) -> Iterator[None]:
+    """Hold SQLite's write lock on ``path`` for ``hold_s`` (another process's long write)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        time.sleep(hold_s)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

@@ -5,7 +5,8 @@ It never replies twice to one post:
 
 - the post's idempotency key is claimed first; a key already DONE means the reply exists;
 - a key IN_PROGRESS belongs to a live worker (or one that died: its claim expires after
-  ``claim_ttl_s``, matched to the queue's visibility timeout), so we retry later;
+  ``claim_ttl_s``), so the request waits until that claim ends (``Busy``), spending no try:
+  a redelivery racing a dead worker's claim is answered once the claim runs out;
 - if a worker crashes after posting but before marking the key done, the redelivered request
   composes the same text again and X refuses it as duplicate content, which counts as done.
 
@@ -54,7 +55,12 @@ class Handled:
 
 
 class Busy(TransientError):
-    """Another worker holds this mention's claim; try again after it expires."""
+    """Another worker holds this mention's claim until ``until_epoch_s``: wait for it (a live
+    worker finishes or renews it; a dead one's runs out), without spending a try."""
+
+    def __init__(self, message: str, until_epoch_s: float) -> None:
+        super().__init__(message)
+        self.until_epoch_s = until_epoch_s
 
 
 class Handler:
@@ -89,7 +95,8 @@ class Handler:
             logger.info("post %s: already answered (%s)", request.post_id, claim.result)
             return Handled(Outcome.ALREADY_REPLIED, claim.result or None)
         if claim.status is ClaimStatus.IN_PROGRESS:
-            raise Busy(f"post {request.post_id} is being answered by another worker")
+            until = claim.expires_at_epoch_s or self._clock() + self._claim_ttl_s
+            raise Busy(f"post {request.post_id} is being answered by another worker", until)
         try:
             handled = self._answer(request)
         except RateLimited as exc:

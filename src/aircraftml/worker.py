@@ -6,6 +6,7 @@ applies); ``aircraftml worker`` and the SQS Lambda function (``aws.lambdas``) sh
     handled                     -> Done: ack
     RateLimited(until)          -> WaitFor the reset time (deferred: no try spent), and every
                                    worker sharing the state pauses until then
+    Busy(until)                 -> WaitFor the other worker's claim to end (no try spent)
     TransientError              -> RetryLater after a capped exponential backoff
     PermanentError              -> DeadLetterNow, with the reason
     a message that is not JSON  -> DeadLetterNow ("malformed request")
@@ -23,10 +24,12 @@ from dataclasses import dataclass
 
 from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
-from aircraftml.handler import Handler
+from aircraftml.handler import Busy, Handler
 from aircraftml.queue.base import Message, RequestQueue
 
 logger = logging.getLogger(__name__)
+
+BUSY_MARGIN_S = 0.5  # look again just after another worker's claim runs out
 
 
 def backoff_delay_s(receive_count: int, *, base_s: float = 2.0, cap_s: float = 300.0) -> float:
@@ -87,6 +90,10 @@ def verdict_for_error(
         wait_s = max(exc.until_epoch_s - now_epoch_s, 1.0)
         logger.warning("post %s: rate limited, waiting %.1f s: %s", post_id, wait_s, exc)
         return WaitFor(wait_s, f"rate limited: {exc}")
+    if isinstance(exc, Busy):
+        wait_s = max(exc.until_epoch_s - now_epoch_s, 0.0) + BUSY_MARGIN_S
+        logger.info("post %s: claimed by another worker, waiting %.1f s", post_id, wait_s)
+        return WaitFor(wait_s, str(exc))
     delay_s = backoff_delay_s(receive_count)
     if isinstance(exc, TransientError):
         logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
