@@ -18,9 +18,10 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
-from aircraftml.handler import Busy, Handler, Outcome
+from aircraftml.handler import Busy, Handler, Outcome, OutOfTime
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.x_text import weighted_length
+from aircraftml.queue.base import QueueStats
 from aircraftml.queue.memory import MemoryQueue
 from aircraftml.state.base import ClaimStatus
 from aircraftml.state.memory import MemoryStateStore
@@ -48,11 +49,14 @@ class PlatformDouble:
     replies: list[Reply] = field(default_factory=list)
     fail_next_reply: list[Exception] = field(default_factory=list)
     crash_after_posting: bool = False
+    while_downloading: list[Callable[[], object]] = field(default_factory=list)
 
     def fetch_post(self, post_id: str) -> Post:
         return self.posts[post_id]
 
     def download_photo(self, url: str) -> bytes:
+        if self.while_downloading:
+            self.while_downloading.pop(0)()
         if url not in self.photos:
             raise PhotoError(f"{url}: 404")
         return self.photos[url]
@@ -109,7 +113,10 @@ def state() -> MemoryStateStore:
 
 
 def make_handler(
-    platform: PlatformDouble, state: MemoryStateStore, clock: Callable[[], float] = time.time
+    platform: PlatformDouble,
+    state: MemoryStateStore,
+    clock: Callable[[], float] = time.time,
+    max_handling_s: float = 60,
 ) -> Handler:
     return Handler(
         platform,
@@ -117,6 +124,7 @@ def make_handler(
         RecognizerDouble(),  # type: ignore[arg-type]
         weighted_length=weighted_length,
         claim_ttl_s=60,
+        max_handling_s=max_handling_s,
         clock=clock,
     )
 
@@ -150,6 +158,60 @@ def test_a_mention_claimed_by_another_worker_is_retried_later(
     with pytest.raises(Busy):
         make_handler(platform, state).handle(request())
     assert platform.replies == []
+
+
+def test_a_worker_whose_claim_was_taken_over_does_not_post(
+    platform: PlatformDouble, clock: FakeClock
+) -> None:
+    # Given a worker stalled 61 s on a photo (its claim lasts 60), during which another
+    # worker claims the mention
+    state = MemoryStateStore(clock=clock)
+    key = request().idempotency_key
+
+    def stall_while_another_worker_claims() -> None:
+        clock.advance(61)
+        state.claim(key, ttl_s=60)
+
+    platform.while_downloading.append(stall_while_another_worker_claims)
+    # When the stalled worker gets to posting
+    with pytest.raises(Busy):
+        make_handler(platform, state, clock, max_handling_s=600).handle(request())
+    # Then it does not post, and the other worker's claim stands
+    assert platform.replies == []
+    assert state.claim(key, ttl_s=60).status is ClaimStatus.IN_PROGRESS
+
+
+def test_a_mention_that_ran_out_of_time_is_not_posted_and_freed_for_a_retry(
+    platform: PlatformDouble, clock: FakeClock
+) -> None:
+    state = MemoryStateStore(clock=clock)
+    platform.while_downloading.append(lambda: clock.advance(61))
+    with pytest.raises(OutOfTime):
+        make_handler(platform, state, clock, max_handling_s=60).handle(request())
+    assert platform.replies == []
+    assert state.claim(request().idempotency_key, ttl_s=60).status is ClaimStatus.FRESH
+
+
+def test_the_worker_keeps_a_slow_message_invisible_while_it_is_handled(
+    platform: PlatformDouble, state: MemoryStateStore
+) -> None:
+    # Given a worker with a 0.3 s visibility timeout, and a photo that takes 1 s to fetch
+    queue = MemoryQueue()
+    queue.send([request().to_json()])
+    seen_by_others: list[int] = []
+
+    def slow_download() -> None:
+        time.sleep(1.0)
+        seen_by_others.append(len(queue.receive(wait_s=0)))
+
+    platform.while_downloading.append(slow_download)
+    worker = Worker(queue, make_handler(platform, state), wait_s=0, visibility_timeout_s=0.3)
+    # When it handles the message
+    assert worker.run_once() == 1
+    # Then nobody else could take it meanwhile, and it was answered and acked
+    assert seen_by_others == [0]
+    assert len(platform.replies) == 1
+    assert queue.stats() == QueueStats(ready=0, in_flight=0, delayed=0, dead=0)
 
 
 def test_crash_between_posting_and_marking_done_never_gives_a_second_reply(

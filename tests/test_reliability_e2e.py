@@ -5,18 +5,29 @@ and workers killed with SIGKILL. Each test reproduces one way a reply was lost o
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from aircraftml.platforms.fake_x import FakeX, FakeXServer
+from aircraftml.platforms.fake_x import FakeX, FakeXServer, LoopbackServer
 from aircraftml.platforms.x_events import requests_from_delivery
-from e2e_support import Bot, fast_fake_x, jpeg, replies_to, settled, wait_for
+from e2e_support import (
+    Bot,
+    airliner_photo,
+    fast_fake_x,
+    jpeg,
+    replies_to,
+    settled,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -89,11 +100,71 @@ def test_a_killed_workers_mention_is_answered_even_with_two_tries(
     assert len(replies_to(fake_x, post_id)) == 1
 
 
-def _request_for(fake_x: FakeX, post_id: str) -> str:
+def test_a_mention_slower_than_the_visibility_timeout_gets_one_reply(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
+    fake_x, _ = fake
+    # Given two workers with 6 s per mention, and a photo host that is slow and flaky: its
+    # first answer trickles in over 8 s and is cut short, later ones are whole and quick
+    host = FlakyPhotoHost(airliner_photo(), slow_s=8.0)
+    with LoopbackServer(host) as server:
+        bot.start("worker")
+        bot.start("worker")
+        queue = bot.queue()
+        post_id = fake_x.create_post("kim", "@aircraftml what is it?")
+        photo_url = f"{server.base_url}/photo.jpg"
+        queue.send([_request_for(fake_x, post_id, photo_urls=(photo_url,))])
+        # When the first worker is still reading the photo after the visibility timeout
+        wait_for(lambda: host.requests >= 1, 60, "the first download")
+        wait_for(lambda: replies_to(fake_x, post_id), 60, "a reply")
+        wait_for(lambda: settled(queue), 30, "the mention to be settled")
+        time.sleep(3)  # time for a second reply to show up
+    # Then the mention has one reply, not one from each worker
+    texts = [r.text for r in replies_to(fake_x, post_id)]
+    assert len(texts) == 1, texts
+    assert queue.stats().dead == 0
+
+
+class FlakyPhotoHost:
+    """A photo host (ASGI) whose first answer trickles half the photo over ``slow_s``, then
+    stops; every later answer is the whole photo at once."""
+
+    def __init__(self, photo: bytes, slow_s: float) -> None:
+        self.photo = photo
+        self.slow_s = slow_s
+        self.requests = 0
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.requests += 1
+        headers = [(b"content-type", b"image/jpeg")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.requests > 1:
+            await send({"type": "http.response.body", "body": self.photo})
+            return
+        half, pieces = self.photo[: len(self.photo) // 2], 8
+        size = len(half) // pieces + 1
+        for start in range(0, len(half), size):
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": half[start : start + size],
+                    "more_body": True,
+                }
+            )
+            await asyncio.sleep(self.slow_s / pieces)
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _request_for(fake_x: FakeX, post_id: str, photo_urls: tuple[str, ...] = ()) -> str:
+    """The queued request X's delivery of ``post_id`` makes (its photos replaced if given)."""
     config = fake_x.config
     [request] = requests_from_delivery(
         fake_x.event_for(post_id), config.bot_user_id, config.bot_handle, time.time()
     )
+    if photo_urls:
+        request = dataclasses.replace(request, photo_urls=photo_urls)
     return request.to_json()
 
 

@@ -7,6 +7,10 @@ It never replies twice to one post:
 - a key IN_PROGRESS belongs to a live worker (or one that died: its claim expires after
   ``claim_ttl_s``), so the request waits until that claim ends (``Busy``), spending no try:
   a redelivery racing a dead worker's claim is answered once the claim runs out;
+- the claim carries an owner token and is renewed while the mention is handled (the worker
+  keeps the message invisible alike); just before posting the handler renews it once more
+  and does not post if another worker has taken it over, nor once the mention has used its
+  ``max_handling_s``;
 - if a worker crashes after posting but before marking the key done, the redelivered request
   composes the same text again and X refuses it as duplicate content, which counts as done.
 
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 
 from aircraftml.domain import Request
 from aircraftml.errors import DuplicateContent, PhotoError, RateLimited, TransientError
+from aircraftml.heartbeat import Heartbeat
 from aircraftml.platforms.base import Platform, ReplyImage
 from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply
 from aircraftml.state.base import ClaimStatus, StateStore
@@ -63,7 +68,24 @@ class Busy(TransientError):
         self.until_epoch_s = until_epoch_s
 
 
+class OutOfTime(TransientError):
+    """The mention used up its ``max_handling_s`` before the reply was posted: not posted."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One worker's go at a mention: its claim's owner token and when it must be done by."""
+
+    request: Request
+    token: str
+    deadline_epoch_s: float
+
+
 class Handler:
+    """Answers mentions; ``claim_ttl_s`` and ``max_handling_s`` both default to the queue's
+    visibility timeout (``assembly``): a mention is given up (not posted) once it has taken
+    ``max_handling_s``, and its claim is renewed while it is handled."""
+
     def __init__(
         self,
         platform: Platform,
@@ -72,6 +94,7 @@ class Handler:
         *,
         weighted_length: Callable[[str], int],
         claim_ttl_s: float = 120.0,
+        max_handling_s: float | None = None,
         help_window_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -80,9 +103,15 @@ class Handler:
         self._recognizer = recognizer
         self._weighted_length = weighted_length
         self._claim_ttl_s = claim_ttl_s
+        self._max_handling_s = claim_ttl_s if max_handling_s is None else max_handling_s
         self._help_window_s = help_window_s
         self._clock = clock
         self._rate_limit_name = f"{platform.name}:rate-limited"
+
+    @property
+    def max_handling_s(self) -> float:
+        """The time one mention may take; past it the reply is not posted."""
+        return self._max_handling_s
 
     def rate_limited_until(self) -> float:
         """When the platform's rate limit, as any worker last met it, reopens (epoch s)."""
@@ -97,27 +126,63 @@ class Handler:
         if claim.status is ClaimStatus.IN_PROGRESS:
             until = claim.expires_at_epoch_s or self._clock() + self._claim_ttl_s
             raise Busy(f"post {request.post_id} is being answered by another worker", until)
+        attempt = _Attempt(request, claim.token or "", self._clock() + self._max_handling_s)
         try:
-            handled = self._answer(request)
+            with self._claim_kept(attempt):
+                handled = self._answer(attempt)
         except RateLimited as exc:
-            self._state.release(key)
+            self._state.release(key, token=attempt.token)
             self._state.pause(self._rate_limit_name, exc.until_epoch_s)
             raise
         except BaseException:
-            self._state.release(key)
+            self._state.release(key, token=attempt.token)
             raise
-        self._state.complete(key, handled.reply_id or handled.outcome.value)
+        result = handled.reply_id or handled.outcome.value
+        if not self._state.complete(key, result, token=attempt.token):
+            logger.warning("post %s: claim lost before it was marked done", request.post_id)
         logger.info("post %s: %s %s", request.post_id, handled.outcome.value, handled.reply_id)
         return handled
 
-    def _answer(self, request: Request) -> Handled:
+    def _claim_kept(self, attempt: _Attempt) -> Heartbeat:
+        """Renew the claim while the mention is handled, and for one ttl past the deadline
+        at most (a reply being posted at the deadline keeps its claim)."""
+        key, token, ttl_s = attempt.request.idempotency_key, attempt.token, self._claim_ttl_s
+        return Heartbeat(
+            lambda: self._state.renew(key, token, ttl_s),
+            interval_s=ttl_s / 3,
+            stop_at_s=attempt.deadline_epoch_s + ttl_s,
+            what=f"post {attempt.request.post_id}: claim",
+            clock=self._clock,
+        )
+
+    def _answer(self, attempt: _Attempt) -> Handled:
+        request = attempt.request
         photo_urls = self._photo_urls(request)
         if not photo_urls:
-            return self._help(request)
-        outcomes = [self._recognise(request, url) for url in photo_urls[:MAX_PHOTOS]]
+            return self._help(attempt)
+        outcomes = []
+        for number, url in enumerate(photo_urls[:MAX_PHOTOS], start=1):
+            self._check_time_left(attempt, f"before photo {number}")
+            outcomes.append(self._recognise(request, url))
         text = compose_reply(request.author_handle, outcomes, self._weighted_length)
         images = _annotated_images(outcomes)
-        return self._post(request, text, images, Outcome.REPLIED)
+        return self._post(attempt, text, images, Outcome.REPLIED)
+
+    def _check_time_left(self, attempt: _Attempt, step: str) -> None:
+        """Raise TransientError once the mention has used its ``max_handling_s``."""
+        if self._clock() > attempt.deadline_epoch_s:
+            raise OutOfTime(
+                f"post {attempt.request.post_id}: out of time {step} "
+                f"(more than {self._max_handling_s:.0f} s)"
+            )
+
+    def _check_claim_still_ours(self, attempt: _Attempt) -> None:
+        """Renew the claim just before posting; Busy if another worker took it meanwhile."""
+        request = attempt.request
+        if not self._state.renew(request.idempotency_key, attempt.token, self._claim_ttl_s):
+            logger.warning("post %s: claim lost to another worker; not posting", request.post_id)
+            until = self._clock() + self._claim_ttl_s
+            raise Busy(f"post {request.post_id}: claim lost to another worker", until)
 
     def _photo_urls(self, request: Request) -> tuple[str, ...]:
         """The mention's photos; if it has none, those of the post it replies to."""
@@ -147,23 +212,28 @@ class Handler:
         )
         return PhotoOutcome(recognition=recognition)
 
-    def _help(self, request: Request) -> Handled:
+    def _help(self, attempt: _Attempt) -> Handled:
         """A short how-to, at most once per user per ``help_window_s``."""
+        request = attempt.request
         key = f"{request.platform}:help:{request.author_id}"
-        if self._state.claim(key, ttl_s=self._claim_ttl_s).status is not ClaimStatus.FRESH:
+        help_claim = self._state.claim(key, ttl_s=self._claim_ttl_s)
+        if help_claim.status is not ClaimStatus.FRESH:
             return Handled(Outcome.HELP_SKIPPED)
         try:
-            handled = self._post(request, help_reply(request.author_handle), [], Outcome.HELP_SENT)
+            handled = self._post(attempt, help_reply(request.author_handle), [], Outcome.HELP_SENT)
         except BaseException:
-            self._state.release(key)
+            self._state.release(key, token=help_claim.token)
             raise
         self._state.complete(key, handled.reply_id or "", keep_s=self._help_window_s)
         return handled
 
     def _post(
-        self, request: Request, text: str, images: Sequence[ReplyImage], outcome: Outcome
+        self, attempt: _Attempt, text: str, images: Sequence[ReplyImage], outcome: Outcome
     ) -> Handled:
+        request = attempt.request
         self._wait_for_no_rate_limit(request)
+        self._check_time_left(attempt, "before posting")
+        self._check_claim_still_ours(attempt)
         try:
             reply_id = self._platform.post_reply(request.post_id, text, images)
         except DuplicateContent:

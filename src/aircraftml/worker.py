@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
 from aircraftml.handler import Busy, Handler
+from aircraftml.heartbeat import Heartbeat
 from aircraftml.queue.base import Message, RequestQueue
 
 logger = logging.getLogger(__name__)
@@ -157,8 +158,21 @@ class Worker:
 
     def judge(self, message: Message) -> Verdict:
         """``judge`` the message, unless the platform's rate limit is closed: then wait for it
-        (no try spent). Lambda containers get this from ``SqsFunction``."""
+        (no try spent). While it is handled the message is kept invisible (extended every
+        third of the visibility timeout, for the handler's ``max_handling_s`` and one more
+        timeout at most: a hung worker lets it go).
+        Lambda containers get this from ``SqsFunction``."""
         paused_s = self._handler.rate_limited_until() - self._clock()
         if paused_s > 0:
             return WaitFor(paused_s, "rate limited: waiting for the window to reopen")
-        return judge(self._handler, message, self._clock)
+        with self._kept_invisible(message):
+            return judge(self._handler, message, self._clock)
+
+    def _kept_invisible(self, message: Message) -> Heartbeat:
+        timeout_s = self._visibility_timeout_s
+        return Heartbeat(
+            lambda: self._queue.extend(message, visibility_timeout_s=timeout_s),
+            interval_s=timeout_s / 3,
+            stop_at_s=time.monotonic() + self._handler.max_handling_s + timeout_s,
+            what=f"message {message.id}",
+        )
