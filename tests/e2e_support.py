@@ -67,6 +67,7 @@ def fast_fake_x() -> FakeX:
     for route in ("POST /2/tweets", "POST /2/media/upload", "POST /2/media/metadata"):
         fake.set_rate_limit(route, 100_000)
     fake.set_rate_limit("GET /2/tweets/:id", 100_000)
+    fake.set_rate_limit("GET /2/users/:id/tweets", 100_000)
     return fake
 
 

@@ -3,6 +3,7 @@ and the worker turns each kind of failure into the right queue action."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
-from aircraftml.handler import Busy, Handler, Outcome, OutOfTime
+from aircraftml.handler import Busy, Handled, Handler, Outcome, OutOfTime
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.x_text import weighted_length
 from aircraftml.queue.base import QueueStats
@@ -70,6 +71,16 @@ class PlatformDouble:
         if self.crash_after_posting:
             raise KeyboardInterrupt("worker killed after posting")
         return f"reply-{len(self.replies)}"
+
+    def find_reply(self, in_reply_to_id: str) -> str | None:
+        return next(
+            (
+                f"reply-{n}"
+                for n, r in enumerate(self.replies, 1)
+                if r.in_reply_to_id == in_reply_to_id
+            ),
+            None,
+        )
 
     def close(self) -> None:
         pass
@@ -226,11 +237,61 @@ def test_crash_between_posting_and_marking_done_never_gives_a_second_reply(
     # When the claim has expired and the redelivered request is handled again
     platform.crash_after_posting = False
     clock[0] += 61
-    handled = make_handler(platform, state).handle(request())
-    # Then X refuses the identical text as duplicate content, which counts as done
-    assert handled.outcome is Outcome.DUPLICATE
+    handled = make_handler(platform, state).handle(request(), earlier_tries=1)
+    # Then X's record of our reply is found before posting: no second reply
+    assert handled == Handled(Outcome.ALREADY_REPLIED, "reply-1")
     assert len(platform.replies) == 1
     assert state.claim(request().idempotency_key, ttl_s=60).status is ClaimStatus.DONE
+
+
+def test_a_retry_whose_text_changed_finds_the_reply_an_earlier_try_posted(
+    platform: PlatformDouble, state: MemoryStateStore
+) -> None:
+    # Given a first try that posted "couldn't open your photo" and then lost its answer
+    # (the photo host was failing), and a photo that now reads fine
+    platform.photos["u/flaky"] = b"broken"
+    platform.crash_after_posting = True
+    with pytest.raises(KeyboardInterrupt):
+        make_handler(platform, state).handle(request(photos=("u/flaky",)))
+    platform.crash_after_posting = False
+    platform.photos["u/flaky"] = b"747"
+    # When the redelivered request is handled (its reply would now name the aircraft)
+    handled = make_handler(platform, state).handle(request(photos=("u/flaky",)), earlier_tries=1)
+    # Then it finds the earlier reply on the platform and does not post a different second one
+    assert handled.outcome is Outcome.ALREADY_REPLIED
+    assert [r.text for r in platform.replies] == [
+        "@alice I couldn't open your photo: it seems damaged or in a format I don't read."
+    ]
+
+
+def test_two_mentions_with_the_same_answer_both_get_a_reply(
+    platform: PlatformDouble, state: MemoryStateStore
+) -> None:
+    # Given alice mentions the bot twice, with two photos that hold no aircraft
+    handler = make_handler(platform, state)
+    first = handler.handle(request("m1", photos=("u/empty",)))
+    # When the second reply's text is the same as the first's (X refuses it as duplicate)
+    second = handler.handle(
+        dataclasses.replace(request("m2", photos=("u/empty",)), received_at_epoch_s=1_775_000_000)
+    )
+    # Then the second mention is answered too, its reply told apart by the mention's time
+    assert (first.outcome, second.outcome) == (Outcome.REPLIED, Outcome.REPLIED)
+    assert [r.in_reply_to_id for r in platform.replies] == ["m1", "m2"]
+    assert platform.replies[1].text.endswith(" (for your post at 23:33:20 UTC)")
+    assert platform.replies[1].text.startswith(platform.replies[0].text)
+
+
+def test_a_duplicate_of_our_own_reply_counts_as_done(
+    platform: PlatformDouble, state: MemoryStateStore
+) -> None:
+    # Given our reply to p1 exists but its claim was lost (e.g. a state store restored)
+    make_handler(platform, state).handle(request())
+    fresh_state = MemoryStateStore()
+    # When p1 is handled again and X refuses the identical text
+    handled = make_handler(platform, fresh_state).handle(request())
+    # Then that counts as done, with our reply's id
+    assert handled == Handled(Outcome.DUPLICATE, "reply-1")
+    assert len(platform.replies) == 1
 
 
 def test_a_reply_without_a_photo_uses_the_parent_posts_photos(

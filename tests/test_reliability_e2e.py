@@ -125,6 +125,23 @@ def test_a_mention_slower_than_the_visibility_timeout_gets_one_reply(
     assert queue.stats().dead == 0
 
 
+def test_two_mentions_that_get_the_same_words_are_both_answered(
+    fake: tuple[FakeX, str], bot: Bot
+) -> None:
+    fake_x, _ = fake
+    bot.start("webhook")
+    bot.start("worker")
+    fake_x.register_webhook(bot.webhook_url)
+    # When a user mentions the bot twice, with two different photos without an aircraft
+    first = str(fake_x.mention("sam", "this?", photos=[jpeg((200, 30, 30))]).post_id)
+    wait_for(lambda: replies_to(fake_x, first), 60, "the first reply")
+    second = str(fake_x.mention("sam", "and this?", photos=[jpeg((30, 200, 30))]).post_id)
+    # Then both are answered: the second reply says which post it answers, so X takes it
+    wait_for(lambda: replies_to(fake_x, second), 60, "the second reply")
+    [one], [two] = replies_to(fake_x, first), replies_to(fake_x, second)
+    assert one.text != two.text and " (for your post at " in two.text
+
+
 class FlakyPhotoHost:
     """A photo host (ASGI) whose first answer trickles half the photo over ``slow_s``, then
     stops; every later answer is the whole photo at once."""

@@ -11,8 +11,10 @@ It never replies twice to one post:
   keeps the message invisible alike); just before posting the handler renews it once more
   and does not post if another worker has taken it over, nor once the mention has used its
   ``max_handling_s``;
-- if a worker crashes after posting but before marking the key done, the redelivered request
-  composes the same text again and X refuses it as duplicate content, which counts as done.
+- if a worker crashes after posting but before marking the key done (or X took a reply
+  whose answer never came), the redelivered request looks its reply up on the platform
+  before posting again; duplicate content counts as done only when that lookup finds our
+  reply to this mention; an identical reply to another mention gets a note that differs.
 
 A rate limit is the whole pool's: the first worker refused records "rate limited until T"
 in the state store (``pause``), and every worker honours it before posting (and before
@@ -30,12 +32,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from aircraftml.domain import Request
-from aircraftml.errors import DuplicateContent, PhotoError, RateLimited, TransientError
+from aircraftml.errors import (
+    DuplicateContent,
+    PermanentError,
+    PhotoError,
+    RateLimited,
+    TransientError,
+)
 from aircraftml.heartbeat import Heartbeat
 from aircraftml.platforms.base import Platform, ReplyImage
-from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply
+from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply, mention_notes
 from aircraftml.state.base import ClaimStatus, StateStore
 from aircraftml.vision.annotate import annotate, encode_jpeg
 from aircraftml.vision.recognizer import Recognizer
@@ -48,7 +57,7 @@ MAX_PHOTOS = 4  # X allows 4 photos in a post, and 4 images in a reply
 class Outcome(enum.Enum):
     REPLIED = "replied"
     ALREADY_REPLIED = "already replied"
-    DUPLICATE = "duplicate content: an identical reply exists"
+    DUPLICATE = "duplicate content: our reply exists"
     HELP_SENT = "help sent"
     HELP_SKIPPED = "help skipped: sent to this user within the hour"
 
@@ -79,6 +88,7 @@ class _Attempt:
     request: Request
     token: str
     deadline_epoch_s: float
+    earlier_tries: int = 0  # the queue's count of tries before this one
 
 
 class Handler:
@@ -117,7 +127,9 @@ class Handler:
         """When the platform's rate limit, as any worker last met it, reopens (epoch s)."""
         return self._state.paused_until(self._rate_limit_name)
 
-    def handle(self, request: Request) -> Handled:
+    def handle(self, request: Request, *, earlier_tries: int = 0) -> Handled:
+        """Answer ``request`` once; ``earlier_tries`` > 0 (a redelivery) makes it look its
+        reply up on the platform before posting, in case an earlier try posted it."""
         key = request.idempotency_key
         claim = self._state.claim(key, ttl_s=self._claim_ttl_s)
         if claim.status is ClaimStatus.DONE:
@@ -126,7 +138,8 @@ class Handler:
         if claim.status is ClaimStatus.IN_PROGRESS:
             until = claim.expires_at_epoch_s or self._clock() + self._claim_ttl_s
             raise Busy(f"post {request.post_id} is being answered by another worker", until)
-        attempt = _Attempt(request, claim.token or "", self._clock() + self._max_handling_s)
+        deadline_epoch_s = self._clock() + self._max_handling_s
+        attempt = _Attempt(request, claim.token or "", deadline_epoch_s, earlier_tries)
         try:
             with self._claim_kept(attempt):
                 handled = self._answer(attempt)
@@ -164,9 +177,12 @@ class Handler:
         for number, url in enumerate(photo_urls[:MAX_PHOTOS], start=1):
             self._check_time_left(attempt, f"before photo {number}")
             outcomes.append(self._recognise(request, url))
-        text = compose_reply(request.author_handle, outcomes, self._weighted_length)
         images = _annotated_images(outcomes)
-        return self._post(attempt, text, images, Outcome.REPLIED)
+
+        def text_with(note: str) -> str:
+            return compose_reply(request.author_handle, outcomes, self._weighted_length, note)
+
+        return self._post(attempt, text_with, images, Outcome.REPLIED)
 
     def _check_time_left(self, attempt: _Attempt, step: str) -> None:
         """Raise TransientError once the mention has used its ``max_handling_s``."""
@@ -220,7 +236,9 @@ class Handler:
         if help_claim.status is not ClaimStatus.FRESH:
             return Handled(Outcome.HELP_SKIPPED)
         try:
-            handled = self._post(attempt, help_reply(request.author_handle), [], Outcome.HELP_SENT)
+            handled = self._post(
+                attempt, partial(help_reply, request.author_handle), [], Outcome.HELP_SENT
+            )
         except BaseException:
             self._state.release(key, token=help_claim.token)
             raise
@@ -228,17 +246,42 @@ class Handler:
         return handled
 
     def _post(
-        self, attempt: _Attempt, text: str, images: Sequence[ReplyImage], outcome: Outcome
+        self,
+        attempt: _Attempt,
+        text_with: Callable[[str], str],
+        images: Sequence[ReplyImage],
+        outcome: Outcome,
     ) -> Handled:
+        """Post the reply (``text_with(note)``) unless X already has ours: looked up before
+        posting again after an earlier try, and when X refuses the text as a duplicate. A
+        duplicate that is not ours (an identical reply to another mention) is posted again
+        with a note that tells it apart."""
         request = attempt.request
         self._wait_for_no_rate_limit(request)
         self._check_time_left(attempt, "before posting")
         self._check_claim_still_ours(attempt)
-        try:
-            reply_id = self._platform.post_reply(request.post_id, text, images)
-        except DuplicateContent:
-            return Handled(Outcome.DUPLICATE)
-        return Handled(outcome, reply_id)
+        if attempt.earlier_tries and (earlier := self._our_reply(request)) is not None:
+            return Handled(Outcome.ALREADY_REPLIED, earlier)
+        notes = mention_notes(request.post_id, request.received_at_epoch_s or self._clock())
+        for note in notes:
+            try:
+                return Handled(
+                    outcome, self._platform.post_reply(request.post_id, text_with(note), images)
+                )
+            except DuplicateContent:
+                if (ours := self._our_reply(request)) is not None:
+                    return Handled(Outcome.DUPLICATE, ours)
+                logger.info(
+                    "post %s: text taken by another reply; telling it apart", request.post_id
+                )
+        raise PermanentError(f"post {request.post_id}: every text refused as duplicate content")
+
+    def _our_reply(self, request: Request) -> str | None:
+        """Our reply to the mention as the platform records it (posted by an earlier try)."""
+        reply_id = self._platform.find_reply(request.post_id)
+        if reply_id is not None:
+            logger.info("post %s: our reply %s already exists", request.post_id, reply_id)
+        return reply_id
 
     def _wait_for_no_rate_limit(self, request: Request) -> None:
         """Raise RateLimited while another worker's 429 says the window is still closed."""

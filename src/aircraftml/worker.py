@@ -77,7 +77,7 @@ def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.
         logger.error("message %s: malformed request: %s", message.id, exc)
         return DeadLetterNow(f"malformed request: {exc}")
     try:
-        handler.handle(request)
+        handler.handle(request, earlier_tries=message.receive_count - 1)
     except Exception as exc:
         return verdict_for_error(exc, message.receive_count, clock(), post_id=request.post_id)
     return Done()
