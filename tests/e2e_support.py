@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 from PIL import Image
@@ -67,6 +67,7 @@ def fast_fake_x() -> FakeX:
     for route in ("POST /2/tweets", "POST /2/media/upload", "POST /2/media/metadata"):
         fake.set_rate_limit(route, 100_000)
     fake.set_rate_limit("GET /2/tweets/:id", 100_000)
+    fake.set_rate_limit("GET /2/users/:id/tweets", 100_000)
     return fake
 
 
@@ -101,6 +102,7 @@ class Bot:
     ) -> None:
         self.port = free_port()
         self.queue_path = var / "queue.sqlite3"
+        self.log_dir = var / "logs"
         self._open_queue = open_queue or (lambda: SqliteQueue(self.queue_path))
         self.env = {
             **os.environ,
@@ -120,16 +122,22 @@ class Bot:
         return f"http://127.0.0.1:{self.port}/webhook"
 
     def start(self, command: str, **env: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "aircraftml", command],
-            env={**self.env, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self._log_file(command) as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "aircraftml", command],
+                env={**self.env, **env},
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         self.processes.append(process)
         if command in ("webhook", "serve"):
             wait_for(self._webhook_up, 30, f"aircraftml {command} to listen")
         return process
+
+    def _log_file(self, command: str) -> BinaryIO:
+        """``var/logs/<command>-<n>.log``: each process's log, kept for a failed test."""
+        self.log_dir.mkdir(exist_ok=True)
+        return (self.log_dir / f"{command}-{len(self.processes)}.log").open("wb")
 
     def _webhook_up(self) -> bool:
         try:

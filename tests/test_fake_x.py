@@ -168,6 +168,43 @@ def test_the_same_text_twice_is_duplicate_content(fake: FakeX, x: XClient) -> No
         x.post_reply(second, "Airbus A320 (88%)", [])
 
 
+def test_find_reply_finds_the_bots_own_reply_on_its_timeline(
+    fake: FakeX, server: FakeXServer
+) -> None:
+    # Given the bot answered one mention, then posted 150 times more (two pages back)
+    answered = fake.create_post("alice", "@aircraftml one")
+    unanswered = fake.create_post("bob", "@aircraftml two")
+    with make_client(server, bot_user_id=CONFIG.bot_user_id) as x:
+        reply_id = x.post_reply(answered, "Airbus A320 (88%)", [])
+        for n in range(150):
+            fake.create_post(CONFIG.bot_handle, f"news {n}")
+        # Then X's record of the bot's posts gives the reply, and nothing for the other
+        assert x.find_reply(answered) == reply_id
+        assert x.find_reply(unanswered) is None
+    pages = [p for m, p, _ in fake.request_log if p == f"/2/users/{CONFIG.bot_user_id}/tweets"]
+    assert len(pages) == 4  # two pages for each look-up
+
+
+def test_a_users_timeline_is_newest_first_in_pages(fake: FakeX, server: FakeXServer) -> None:
+    since = fake.create_post("carol", "first")
+    later = [fake.create_post("carol", f"post {n}") for n in range(7)]
+    user_id = fake.user("carol").id
+    with httpx.Client(base_url=server.base_url, auth=oauth()) as http:
+        page = http.get(
+            f"/2/users/{user_id}/tweets", params={"since_id": since, "max_results": "5"}
+        ).json()
+        assert [p["id"] for p in page["data"]] == later[::-1][:5]
+        token = page["meta"]["next_token"]
+        rest = http.get(
+            f"/2/users/{user_id}/tweets",
+            params={"since_id": since, "max_results": "5", "pagination_token": token},
+        ).json()
+        assert [p["id"] for p in rest["data"]] == later[::-1][5:]
+        assert "next_token" not in rest["meta"]
+        too_many = http.get(f"/2/users/{user_id}/tweets", params={"max_results": "500"})
+        assert too_many.status_code == 400
+
+
 def test_replying_where_the_bot_was_not_summoned_is_forbidden(fake: FakeX, x: XClient) -> None:
     unrelated = fake.create_post("alice", "my holiday photos", [JPEG])
     with pytest.raises(PermanentError, match="not been mentioned"):
@@ -324,7 +361,7 @@ def test_an_exhausted_rate_limit_is_429_until_its_reset(fake: FakeX, x: XClient)
     with pytest.raises(RateLimited) as caught:
         x.post_reply(mention, "three", [])
     # Then the client waits until the window resets, about 15 minutes from now
-    assert 800 < caught.value.until_epoch_s - time.time() <= 900
+    assert 800 < caught.value.until_epoch_s - time.time() <= 901  # + 1 s: whole seconds
 
 
 @pytest.mark.parametrize(
@@ -354,7 +391,7 @@ def test_a_429_fault_carries_its_reset(fake: FakeX, x: XClient) -> None:
     fake.inject_fault("/2/tweets/*", "429", reset_after_s=120)
     with pytest.raises(RateLimited) as caught:
         x.fetch_post(fake.create_post("alice", "hi"))
-    assert 110 < caught.value.until_epoch_s - time.time() <= 120
+    assert 110 < caught.value.until_epoch_s - time.time() <= 121  # + 1 s: X's whole seconds
 
 
 def test_a_slow_answer_times_out_as_transient(fake: FakeX, server: FakeXServer) -> None:

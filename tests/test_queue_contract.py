@@ -148,9 +148,10 @@ def test_stale_receipt_is_a_no_op(queue: RequestQueue, clock: FakeClock) -> None
     (stale,) = queue.receive(visibility_timeout_s=5)
     clock.advance(6)
     (current,) = queue.receive(visibility_timeout_s=60)
-    # When the slow worker acks, retries, extends and dead-letters with its old receipt
+    # When the slow worker acks, retries, defers, extends and dead-letters with its old receipt
     queue.ack(stale)
     queue.retry(stale, delay_s=0, reason="late")
+    queue.defer(stale, delay_s=0, reason="late")
     queue.extend(stale, visibility_timeout_s=1000)
     queue.dead_letter(stale, reason="late")
     # Then the current delivery is untouched: still in flight, and its ack works
@@ -236,6 +237,33 @@ def test_spent_messages_do_not_block_fresh_ones(queue: RequestQueue, clock: Fake
     # Then it gets the fresh one and the spent one is dead
     assert message.id == fresh_id
     assert [d.id for d in queue.dead_letters()] == [spent_id]
+
+
+def test_defer_never_spends_a_try(queue: RequestQueue) -> None:
+    # Given a message (3 tries) that failed once, so it is on its 2nd try
+    queue.send(["job"])
+    (first,) = queue.receive(wait_s=2)
+    queue.retry(first, delay_s=0, reason="503")
+    # When it is deferred five times (a rate limit, another worker's claim)
+    for _ in range(5):
+        (message,) = queue.receive(wait_s=2)
+        assert message.receive_count == 2
+        queue.defer(message, delay_s=0, reason="rate limited")
+    # Then it is still on its 2nd try, with the same id, and nothing is dead
+    (message,) = queue.receive(wait_s=2)
+    assert (message.id, message.body, message.receive_count) == (first.id, "job", 2)
+    assert queue.stats().dead == 0
+
+
+def test_defer_hides_the_message_for_the_delay(queue: RequestQueue, clock: FakeClock) -> None:
+    queue.send(["job"])
+    (message,) = queue.receive(visibility_timeout_s=5)
+    queue.defer(message, delay_s=60, reason="rate limited until the reset")
+    clock.advance(59)
+    assert queue.receive() == []
+    assert queue.stats() == QueueStats(ready=0, in_flight=0, delayed=1, dead=0)
+    clock.advance(1)
+    assert [m.receive_count for m in queue.receive()] == [1]
 
 
 def test_dead_letter_moves_at_once_with_reason(queue: RequestQueue) -> None:

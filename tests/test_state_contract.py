@@ -107,6 +107,86 @@ def test_release_does_not_undo_a_completed_key(store: StateStore) -> None:
     assert store.claim("k", ttl_s=60) == Claim(ClaimStatus.DONE, "done")
 
 
+def test_a_fresh_claim_has_a_token_and_an_in_progress_one_says_when_it_expires(
+    store: StateStore, clock: FakeClock
+) -> None:
+    fresh = store.claim("k", ttl_s=30)
+    assert fresh.token
+    other = store.claim("k", ttl_s=30)
+    assert other.token is None
+    assert other.expires_at_epoch_s == pytest.approx(clock.now_s + 30)
+    # And every fresh claim gets its own token
+    assert store.claim("k2", ttl_s=30).token not in (None, fresh.token)
+
+
+def test_renew_keeps_the_owners_claim_alive(store: StateStore, clock: FakeClock) -> None:
+    # Given a claim for 30 s, renewed by its owner at 20 s and at 40 s
+    token = store.claim("k", ttl_s=30).token
+    assert token is not None
+    clock.advance(20)
+    assert store.renew("k", token, ttl_s=30)
+    clock.advance(20)
+    assert store.renew("k", token, ttl_s=30)
+    # Then at 65 s (past the first ttl) it is still in progress; after the last renewal, fresh
+    clock.advance(25)
+    assert store.claim("k", ttl_s=30) == IN_PROGRESS
+    clock.advance(5)
+    assert store.claim("k", ttl_s=30) == FRESH
+
+
+def test_a_worker_that_lost_its_claim_can_neither_renew_complete_nor_release_it(
+    store: StateStore, clock: FakeClock
+) -> None:
+    # Given a slow worker's claim that expired and was claimed by another worker
+    slow = store.claim("k", ttl_s=30).token
+    clock.advance(31)
+    fast = store.claim("k", ttl_s=30).token
+    assert slow is not None and fast is not None
+    # When the slow worker renews, completes and releases with its old token
+    assert not store.renew("k", slow, ttl_s=30)
+    assert not store.complete("k", "slow-reply", token=slow)
+    store.release("k", token=slow)
+    # Then the other worker still owns the key, and can complete it
+    assert store.claim("k", ttl_s=30) == IN_PROGRESS
+    assert store.complete("k", "fast-reply", token=fast)
+    assert store.claim("k", ttl_s=30) == Claim(ClaimStatus.DONE, "fast-reply")
+    assert not store.renew("k", fast, ttl_s=30)
+
+
+def test_an_expired_claim_nobody_took_is_still_its_owners(
+    store: StateStore, clock: FakeClock
+) -> None:
+    token = store.claim("k", ttl_s=30).token
+    assert token is not None
+    clock.advance(31)
+    assert store.renew("k", token, ttl_s=30)
+    assert store.claim("k", ttl_s=30) == IN_PROGRESS
+    assert store.complete("k", "r", token=token)
+
+
+def test_release_with_the_token_frees_the_owners_claim(store: StateStore) -> None:
+    token = store.claim("k", ttl_s=60).token
+    assert token is not None
+    store.release("k", token=token)
+    assert store.claim("k", ttl_s=60) == FRESH
+
+
+def test_a_pause_is_shared_and_only_ever_lengthened(
+    make_store: Callable[[], StateStore], clock: FakeClock
+) -> None:
+    # Given two handles on one store, one of which records a pause until T+60
+    first, second = make_store(), make_store()
+    assert second.paused_until("x:rate-limit") == 0.0
+    first.pause("x:rate-limit", clock.now_s + 60)
+    # When the other records an earlier end, then a later one
+    second.pause("x:rate-limit", clock.now_s + 10)
+    assert first.paused_until("x:rate-limit") == pytest.approx(clock.now_s + 60)
+    second.pause("x:rate-limit", clock.now_s + 90)
+    # Then both see the latest end; other names are not paused
+    assert first.paused_until("x:rate-limit") == pytest.approx(clock.now_s + 90)
+    assert first.paused_until("x:other") == 0.0
+
+
 def test_done_with_keep_s_expires(store: StateStore, clock: FakeClock) -> None:
     # Given a key completed to be kept for an hour
     store.claim("help:u1", ttl_s=60)

@@ -135,8 +135,14 @@ def test_429_waits_until_the_rate_limit_reset() -> None:
     )
     error = map_error(response, "post", now_epoch_s=1_775_000_000)
     assert isinstance(error, RateLimited)
-    assert error.until_epoch_s == 1_775_000_900
+    assert error.until_epoch_s == 1_775_000_901  # the reset is whole seconds, rounded down
     assert "Rate limit exceeded" in str(error)
+
+
+def test_429_with_a_reset_already_passed_waits_a_second() -> None:
+    response = x_json(429, {}, {"x-rate-limit-reset": "999", "x-rate-limit-remaining": "0"})
+    error = map_error(response, "post", now_epoch_s=1000.5)
+    assert isinstance(error, RateLimited) and error.until_epoch_s == 1001.5
 
 
 def test_429_without_a_reset_header_waits_a_minute() -> None:
@@ -153,7 +159,7 @@ def test_429_on_an_exhausted_24_hour_window_waits_for_that_window() -> None:
         "x-app-limit-24hour-reset": "90000",
     }
     error = map_error(x_json(429, {}, headers), "post", now_epoch_s=1000.0)
-    assert isinstance(error, RateLimited) and error.until_epoch_s == 80000
+    assert isinstance(error, RateLimited) and error.until_epoch_s == 80001
 
 
 @pytest.mark.parametrize(

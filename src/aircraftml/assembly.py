@@ -45,6 +45,7 @@ def build_platform(settings: Settings) -> XClient:
         photo_max_bytes=settings.photo_max_bytes,
         photo_timeout_s=settings.photo_timeout_s,
         allow_insecure_media_for_testing=settings.allow_insecure_media_for_testing,
+        bot_user_id=settings.bot_user_id,
     )
 
 

@@ -1,11 +1,13 @@
 """Words for what was seen: the reply text (within X's 280 weighted characters), the alt text
 of each annotated photo, and the honest word for each confidence.
 
-Pure functions of the recognitions, so a redelivered request composes the same text again.
+Pure functions of the recognitions (and of the mention, for the note that tells two
+otherwise identical replies apart).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -77,18 +79,33 @@ def describe_aircraft(found: FoundAircraft, *, percent: bool = True) -> str:
 
 
 def compose_reply(
-    author_handle: str, outcomes: Sequence[PhotoOutcome], weighted_length: Callable[[str], int]
+    author_handle: str,
+    outcomes: Sequence[PhotoOutcome],
+    weighted_length: Callable[[str], int],
+    note: str = "",
 ) -> str:
-    """The reply text, shortened step by step until X's weighted length allows it."""
+    """The reply text, shortened step by step until X's weighted length allows it.
+
+    ``note`` (e.g. ``mention_note``) ends the text and is never shortened: it tells this
+    reply apart from an identical one to another mention, which X would refuse.
+    """
     for detail in _DETAIL_LEVELS:
-        text = _mention(author_handle) + _body(outcomes, detail)
+        text = _mention(author_handle) + _body(outcomes, detail) + note
         if weighted_length(text) <= MAX_REPLY_CHARS:
             return text
-    return _truncate(_mention(author_handle) + _body(outcomes, _DETAIL_LEVELS[-1]), weighted_length)
+    shortest = _mention(author_handle) + _body(outcomes, _DETAIL_LEVELS[-1])
+    return _truncate(shortest, lambda text: weighted_length(text + note)) + note
 
 
-def help_reply(author_handle: str) -> str:
-    return _mention(author_handle) + HELP_TEXT
+def help_reply(author_handle: str, note: str = "") -> str:
+    return _mention(author_handle) + HELP_TEXT + note
+
+
+def mention_notes(post_id: str, posted_at_epoch_s: float) -> tuple[str, ...]:
+    """Ways to tell replies to one user's mentions apart, from plainest to surest: none,
+    the mention's time, then its id."""
+    clock = time.strftime("%H:%M:%S", time.gmtime(posted_at_epoch_s))
+    return ("", f" (for your post at {clock} UTC)", f" (for your post {post_id})")
 
 
 def alt_text(recognition: Recognition) -> str:

@@ -4,7 +4,9 @@ This is the one place where errors become queue actions (``judge`` decides, ``se
 applies); ``aircraftml worker`` and the SQS Lambda function (``aws.lambdas``) share it:
 
     handled                     -> Done: ack
-    RateLimited(until)          -> RetryLater at the reset time, and pause this worker until then
+    RateLimited(until)          -> WaitFor the reset time (deferred: no try spent), and every
+                                   worker sharing the state pauses until then
+    Busy(until)                 -> WaitFor the other worker's claim to end (no try spent)
     TransientError              -> RetryLater after a capped exponential backoff
     PermanentError              -> DeadLetterNow, with the reason
     a message that is not JSON  -> DeadLetterNow ("malformed request")
@@ -22,10 +24,13 @@ from dataclasses import dataclass
 
 from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
-from aircraftml.handler import Handler
+from aircraftml.handler import Busy, Handler
+from aircraftml.heartbeat import Heartbeat
 from aircraftml.queue.base import Message, RequestQueue
 
 logger = logging.getLogger(__name__)
+
+BUSY_MARGIN_S = 0.5  # look again just after another worker's claim runs out
 
 
 def backoff_delay_s(receive_count: int, *, base_s: float = 2.0, cap_s: float = 300.0) -> float:
@@ -40,11 +45,18 @@ class Done:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
-    """Try again in ``delay_s``; ``resume_at_epoch_s`` is set when the platform said when."""
+    """The try failed: try again in ``delay_s`` (the queue counts the try)."""
 
     delay_s: float
     reason: str
-    resume_at_epoch_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """Not a failure of the work (a rate limit): back in ``delay_s``, spending no try."""
+
+    delay_s: float
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +66,7 @@ class DeadLetterNow:
     reason: str
 
 
-Verdict = Done | RetryLater | DeadLetterNow
+Verdict = Done | RetryLater | WaitFor | DeadLetterNow
 
 
 def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.time) -> Verdict:
@@ -65,7 +77,7 @@ def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.
         logger.error("message %s: malformed request: %s", message.id, exc)
         return DeadLetterNow(f"malformed request: {exc}")
     try:
-        handler.handle(request)
+        handler.handle(request, earlier_tries=message.receive_count - 1)
     except Exception as exc:
         return verdict_for_error(exc, message.receive_count, clock(), post_id=request.post_id)
     return Done()
@@ -73,12 +85,16 @@ def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.
 
 def verdict_for_error(
     exc: Exception, receive_count: int, now_epoch_s: float, *, post_id: str = "?"
-) -> RetryLater | DeadLetterNow:
+) -> RetryLater | WaitFor | DeadLetterNow:
     """What a failure of the ``receive_count``-th try means for the message (and logs it)."""
     if isinstance(exc, RateLimited):
         wait_s = max(exc.until_epoch_s - now_epoch_s, 1.0)
-        logger.warning("post %s: rate limited for %.0f s: %s", post_id, wait_s, exc)
-        return RetryLater(wait_s, f"rate limited: {exc}", resume_at_epoch_s=exc.until_epoch_s)
+        logger.warning("post %s: rate limited, waiting %.1f s: %s", post_id, wait_s, exc)
+        return WaitFor(wait_s, f"rate limited: {exc}")
+    if isinstance(exc, Busy):
+        wait_s = max(exc.until_epoch_s - now_epoch_s, 0.0) + BUSY_MARGIN_S
+        logger.info("post %s: claimed by another worker, waiting %.1f s", post_id, wait_s)
+        return WaitFor(wait_s, str(exc))
     delay_s = backoff_delay_s(receive_count)
     if isinstance(exc, TransientError):
         logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
@@ -96,6 +112,8 @@ def settle(queue: RequestQueue, message: Message, verdict: Verdict) -> None:
         queue.ack(message)
     elif isinstance(verdict, RetryLater):
         queue.retry(message, delay_s=verdict.delay_s, reason=verdict.reason)
+    elif isinstance(verdict, WaitFor):
+        queue.defer(message, delay_s=verdict.delay_s, reason=verdict.reason)
     else:
         queue.dead_letter(message, verdict.reason)
 
@@ -115,12 +133,12 @@ class Worker:
         self._visibility_timeout_s = visibility_timeout_s
         self._wait_s = wait_s
         self._clock = clock
-        self._resume_at_s = 0.0  # set when the platform rate-limits us
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set; the request in hand is finished first."""
+        """Work until ``stop`` is set; the request in hand is finished first. While the
+        platform's rate limit is closed (for any worker), take no work."""
         while not stop.is_set():
-            paused_s = self._resume_at_s - self._clock()
+            paused_s = self._handler.rate_limited_until() - self._clock()
             if paused_s > 0:
                 stop.wait(paused_s)
                 continue
@@ -139,14 +157,22 @@ class Worker:
         settle(self._queue, message, self.judge(message))
 
     def judge(self, message: Message) -> Verdict:
-        """``judge`` the message, unless the platform asked us to wait: then retry it at once.
-
-        A rate limit pauses this worker (and a Lambda container) until the reset time.
-        """
-        paused_s = self._resume_at_s - self._clock()
+        """``judge`` the message, unless the platform's rate limit is closed: then wait for it
+        (no try spent). While it is handled the message is kept invisible (extended every
+        third of the visibility timeout, for the handler's ``max_handling_s`` and one more
+        timeout at most: a hung worker lets it go).
+        Lambda containers get this from ``SqsFunction``."""
+        paused_s = self._handler.rate_limited_until() - self._clock()
         if paused_s > 0:
-            return RetryLater(paused_s, "rate limited: waiting for the reset")
-        verdict = judge(self._handler, message, self._clock)
-        if isinstance(verdict, RetryLater) and verdict.resume_at_epoch_s is not None:
-            self._resume_at_s = verdict.resume_at_epoch_s
-        return verdict
+            return WaitFor(paused_s, "rate limited: waiting for the window to reopen")
+        with self._kept_invisible(message):
+            return judge(self._handler, message, self._clock)
+
+    def _kept_invisible(self, message: Message) -> Heartbeat:
+        timeout_s = self._visibility_timeout_s
+        return Heartbeat(
+            lambda: self._queue.extend(message, visibility_timeout_s=timeout_s),
+            interval_s=timeout_s / 3,
+            stop_at_s=time.monotonic() + self._handler.max_handling_s + timeout_s,
+            what=f"message {message.id}",
+        )

@@ -9,6 +9,8 @@
                          Done           nothing: Lambda deletes the message
                          RetryLater     its visibility set to the delay, and reported in
                                         ``batchItemFailures`` so that only it comes back
+                         WaitFor        deferred (a delayed copy that spends no try), and
+                                        the original deleted (not reported)
                          DeadLetterNow  sent to the dead-letter queue with the reason, and
                                         deleted (not reported: it must not be retried)
 
@@ -37,9 +39,9 @@ from aircraftml.aws.secrets import SSM_PATH_VARIABLE, settings_environ_from_ssm
 from aircraftml.config import Settings
 from aircraftml.errors import AircraftMLError
 from aircraftml.queue.base import Message, RequestQueue
-from aircraftml.queue.sqs import ATTR_ID
+from aircraftml.queue.sqs import ATTR_ID, ATTR_TRIES_BEFORE
 from aircraftml.webhook import Answer, WebhookEndpoint
-from aircraftml.worker import DeadLetterNow, Done, Worker
+from aircraftml.worker import DeadLetterNow, Done, WaitFor, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +165,9 @@ class SqsFunction:
             if isinstance(verdict, DeadLetterNow):
                 self.queue.dead_letter(message, verdict.reason)
                 return True
+            if isinstance(verdict, WaitFor):
+                self.queue.defer(message, delay_s=verdict.delay_s, reason=verdict.reason)
+                return True
             # on its last try ``retry`` dead-letters it; reporting it then does no harm
             self.queue.retry(message, delay_s=verdict.delay_s, reason=verdict.reason)
         except AircraftMLError as exc:
@@ -175,11 +180,12 @@ def message_from_record(record: Mapping[str, Any]) -> Message:
     """Our ``Message`` for one SQS event record (its first id kept across redrives)."""
     attributes = record.get("messageAttributes") or {}
     first_id = (attributes.get(ATTR_ID) or {}).get("stringValue")
+    tries_before = (attributes.get(ATTR_TRIES_BEFORE) or {}).get("stringValue") or "0"
     receive_count = (record.get("attributes") or {}).get("ApproximateReceiveCount", "1")
     return Message(
         id=str(first_id or record["messageId"]),
         body=str(record.get("body", "")),
-        receive_count=int(receive_count),
+        receive_count=int(receive_count) + int(tries_before),
         receipt=str(record["receiptHandle"]),
     )
 

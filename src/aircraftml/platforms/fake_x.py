@@ -3,10 +3,11 @@
 Same endpoints, same signatures, same errors (as far as ``shared/reference/x-api.md`` and
 X's docs tell): ``POST /2/tweets``, ``POST /2/media/upload`` (one request or
 ``initialize``/``append``/``finalize``), ``POST /2/media/metadata``, ``GET /2/tweets/:id``
-with media expansions, photo hosting at ``GET /media/<key>.jpg``; OAuth 1.0a and bearer
-checks; ``x-rate-limit-*`` headers and 429; signed webhook deliveries with X's retry
-schedule and the CRC check on registration. Differences from X: webhooks and media may
-be plain http (loopback), and the admin API under ``/_fake`` has no auth.
+with media expansions, ``GET /2/users/:id/tweets`` (a user's timeline), photo hosting at
+``GET /media/<key>.jpg``; OAuth 1.0a and bearer checks; ``x-rate-limit-*`` headers and 429;
+signed webhook deliveries with X's retry schedule and the CRC check on registration.
+Differences from X: webhooks and media may be plain http (loopback), and the admin API
+under ``/_fake`` has no auth.
 
 Python API (tests and demo)::
 
@@ -76,6 +77,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
     "POST /2/media/upload": (("x-rate-limit", 500, 900.0),),
     "POST /2/media/metadata": (("x-rate-limit", 500, 900.0),),
     "GET /2/tweets/:id": (("x-rate-limit", 900, 900.0),),
+    "GET /2/users/:id/tweets": (("x-rate-limit", 900, 900.0),),
 }
 
 __all__ = [

@@ -100,6 +100,11 @@ def routes(fake: FakeX) -> list[Route]:
     return [
         Route("/2/tweets", api("POST /2/tweets", _create_post), methods=["POST"]),
         Route("/2/tweets/{id}", api("GET /2/tweets/:id", _get_post), methods=["GET"]),
+        Route(
+            "/2/users/{id}/tweets",
+            api("GET /2/users/:id/tweets", _user_posts),
+            methods=["GET"],
+        ),
         Route("/2/media/upload", api(upload, _upload), methods=["POST"]),
         Route("/2/media/upload/initialize", api(upload, _initialize), methods=["POST"]),
         Route("/2/media/upload/{id}/append", api(upload, _append), methods=["POST"]),
@@ -235,6 +240,52 @@ async def _get_post(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
         data = v2_post(post, frozenset(fields))
         includes = _includes(fake, post, expansions, _csv(query.get("media.fields")))
     return 200, {"data": data, **({"includes": includes} if includes else {})}
+
+
+async def _user_posts(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
+    """A user's posts, newest first: ``since_id``, ``max_results`` (5..100),
+    ``pagination_token`` and ``tweet.fields``, as X's user timeline answers them."""
+    user_id = call.request.path_params["id"]
+    query = call.request.query_params
+    since_id, token = _id_param(query, "since_id"), _id_param(query, "pagination_token")
+    max_results = query.get("max_results", "10")
+    if not max_results.isdigit() or not 5 <= int(max_results) <= 100:
+        raise invalid_request("The `max_results` query parameter value must be 5..100")
+    fields = frozenset(_csv(query.get("tweet.fields")))
+    with fake.lock:
+        if not any(u.id == user_id for u in fake.state.users.values()):
+            return 200, {"errors": [_not_found(user_id) | {"resource_type": "user"}]}
+        posts = sorted(
+            (
+                p
+                for p in fake.state.posts.values()
+                if p.author_id == user_id
+                and int(p.id) > since_id
+                and (token == 0 or int(p.id) < token)
+            ),
+            key=lambda p: int(p.id),
+            reverse=True,
+        )
+    page, more = posts[: int(max_results)], len(posts) > int(max_results)
+    if not page:
+        return 200, {"meta": {"result_count": 0}}
+    meta: dict[str, Any] = {
+        "result_count": len(page),
+        "newest_id": page[0].id,
+        "oldest_id": page[-1].id,
+    }
+    if more:
+        meta["next_token"] = page[-1].id
+    return 200, {"data": [v2_post(p, fields) for p in page], "meta": meta}
+
+
+def _id_param(query: Any, name: str) -> int:
+    value = query.get(name)
+    if value is None:
+        return 0
+    if not DIGITS.match(value):
+        raise invalid_request(f"The `{name}` query parameter value [{value}] is not valid")
+    return int(value)
 
 
 def _includes(

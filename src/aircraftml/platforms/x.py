@@ -4,7 +4,8 @@ All network I/O goes through one ``httpx.Client`` (pass ``transport=`` to swap i
 ``httpx.MockTransport``, or ``base_url=`` to talk to the local fake). Every failure is
 mapped onto ``aircraftml.errors`` in :func:`map_error`, and nowhere else:
 
-    429                          -> RateLimited(until = x-rate-limit-reset, or now + 60 s)
+    429                          -> RateLimited(until = the exhausted windows' reset + 1 s,
+                                    or now + 60 s)
     5xx, 408, timeouts,
     connect errors, dropped links -> TransientError
     403 duplicate content         -> DuplicateContent
@@ -46,7 +47,9 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT_CHARS = 1000
 MAX_IMAGES = 4
 RATE_LIMIT_FALLBACK_S = 60.0
+RATE_LIMIT_RESET_MARGIN_S = 1.0
 PHOTO_SIZE_SUFFIX = "format=jpg&name=large"
+FIND_REPLY_PAGES = 5  # the bot's posts since the mention: 100 a page, newest first
 FETCH_POST_PARAMS = {
     "expansions": "attachments.media_keys,author_id",
     "media.fields": "url,type,alt_text",
@@ -96,14 +99,18 @@ def _error_for_response(response: httpx.Response, what: str, now_epoch_s: float)
 
 
 def _rate_limit_reset_epoch_s(headers: httpx.Headers, now_epoch_s: float) -> float:
-    """The latest reset among the exhausted windows (15 min, 24 h user, 24 h app)."""
+    """When the windows that refused us have reopened: the latest reset among the exhausted
+    ones (15 min, 24 h user, 24 h app), plus a second, because X's resets are whole seconds
+    rounded down and a retry on the second itself can still be refused; never in the past."""
     resets = []
     for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
         reset = _float_header(headers, f"{prefix}-reset")
         remaining = _float_header(headers, f"{prefix}-remaining")
         if reset is not None and (prefix == "x-rate-limit" or remaining == 0):
             resets.append(reset)
-    return max(resets) if resets else now_epoch_s + RATE_LIMIT_FALLBACK_S
+    if not resets:
+        return now_epoch_s + RATE_LIMIT_FALLBACK_S
+    return max(max(resets) + RATE_LIMIT_RESET_MARGIN_S, now_epoch_s + RATE_LIMIT_RESET_MARGIN_S)
 
 
 def _float_header(headers: httpx.Headers, name: str) -> float | None:
@@ -133,8 +140,8 @@ def _x_message(response: httpx.Response) -> str:
 
 
 class XClient:
-    """The X adapter: ``fetch_post``, ``download_photo``, ``upload_image``, ``set_alt_text``
-    and ``post_reply``.
+    """The X adapter: ``fetch_post``, ``download_photo``, ``upload_image``, ``set_alt_text``,
+    ``post_reply`` and ``find_reply`` (which needs ``bot_user_id``).
 
     ``media_hosts`` are the only hosts photos are downloaded from (pass the fake's host in
     tests and demos). Photos must come over https unless ``allow_insecure_media_for_testing``
@@ -156,6 +163,7 @@ class XClient:
         chunked_upload_above_bytes: int = 1024 * 1024,
         chunk_bytes: int = 1024 * 1024,
         allow_insecure_media_for_testing: bool = False,
+        bot_user_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -174,6 +182,7 @@ class XClient:
         self._chunked_above_bytes = chunked_upload_above_bytes
         self._chunk_bytes = chunk_bytes
         self._allow_insecure_media = allow_insecure_media_for_testing
+        self._bot_user_id = bot_user_id
         self._clock = clock
         if allow_insecure_media_for_testing:
             logger.warning("x client: plain-http media allowed (testing only)")
@@ -214,6 +223,31 @@ class XClient:
                 return data
             url = urllib.parse.urljoin(url, location)
         raise PhotoError(f"photo {url}: more than {self._max_redirects} redirects")
+
+    def find_reply(self, in_reply_to_id: str) -> str | None:
+        """The id of the bot's own reply to ``in_reply_to_id``, if X has one.
+
+        Reads the bot's timeline since that post (``GET /2/users/:id/tweets``, newest first,
+        up to ``FIND_REPLY_PAGES`` pages of 100): what X itself recorded, so it also finds a
+        reply whose posting was never recorded here (a crash, a timeout after X took it).
+        """
+        if self._bot_user_id is None:
+            raise PermanentError("find reply: the X client was not given the bot's user id")
+        params: dict[str, str] = {
+            "since_id": in_reply_to_id,
+            "max_results": "100",
+            "tweet.fields": "referenced_tweets",
+        }
+        path, what = f"/2/users/{self._bot_user_id}/tweets", f"find reply to {in_reply_to_id}"
+        for _page in range(FIND_REPLY_PAGES):
+            body = self._call("GET", path, what, params=params)
+            found = _reply_among(body.get("data") or [], in_reply_to_id)
+            next_token = (body.get("meta") or {}).get("next_token")
+            if found is not None or not next_token:
+                return found
+            params["pagination_token"] = str(next_token)
+        logger.info("x: no reply to %s in the bot's last %d pages", in_reply_to_id, _page + 1)
+        return None
 
     # --- writing ----------------------------------------------------------------------
 
@@ -358,6 +392,16 @@ def _data(body: Mapping[str, Any], what: str) -> dict[str, Any]:
     if not isinstance(data, dict) or "id" not in data:
         raise TransientError(f"{what}: response without data.id: {_first_error(body)}")
     return data
+
+
+def _reply_among(posts: Sequence[Any], in_reply_to_id: str) -> str | None:
+    for post in posts:
+        if not isinstance(post, dict):
+            continue
+        for ref in post.get("referenced_tweets") or []:
+            if ref.get("type") == "replied_to" and str(ref.get("id")) == in_reply_to_id:
+                return str(post["id"])
+    return None
 
 
 def _first_error(body: Mapping[str, Any]) -> str:

@@ -5,7 +5,10 @@ dead-lettered it is invisible to other consumers, and when the timeout passes it
 with its receive count raised. A message received more than ``max_receives`` times moves
 to the dead-letter queue with the last error kept as its reason.
 
-Each delivery gets a new ``receipt``. ``ack``, ``retry``, ``extend`` and ``dead_letter``
+``defer`` puts a message back for later without spending one of its tries: for waits that
+are not failures of the work (the platform's rate limit, a claim held by another worker).
+
+Each delivery gets a new ``receipt``. ``ack``, ``retry``, ``defer``, ``extend`` and ``dead_letter``
 act only while the message's receipt is still the one given: once its visibility timeout
 has passed and another consumer has received it, the stale receipt makes them a no-op
 (logged), so a slow worker can never delete or re-time a delivery it no longer owns.
@@ -62,6 +65,11 @@ class RequestQueue(Protocol):
 
     def retry(self, message: Message, delay_s: float, reason: str) -> None:
         """Make the message visible again after ``delay_s``, remembering why it failed."""
+        ...
+
+    def defer(self, message: Message, delay_s: float, reason: str) -> None:
+        """Make the message visible again after ``delay_s`` as if this receive had not
+        happened: its receive count is not raised by it, so it never dead-letters for it."""
         ...
 
     def extend(self, message: Message, visibility_timeout_s: float) -> None:

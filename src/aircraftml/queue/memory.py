@@ -87,6 +87,17 @@ class MemoryQueue:
             entry.last_error = reason
             self._changed.notify_all()
 
+    def defer(self, message: Message, delay_s: float, reason: str) -> None:
+        with self._changed:
+            entry = self._owned(message, "defer")
+            if entry is None:
+                return
+            entry.visible_at_s = self._clock() + max(0.0, delay_s)
+            entry.receipt = None
+            entry.receive_count = max(entry.receive_count - 1, 0)
+            self._changed.notify_all()
+        logger.info("message %s deferred %.1f s: %s", message.id, delay_s, reason)
+
     def extend(self, message: Message, visibility_timeout_s: float) -> None:
         with self._changed:
             entry = self._owned(message, "extend")

@@ -3,7 +3,7 @@
 Messages live in ``messages`` until acked; a message is visible when ``visible_at_s`` has
 passed. ``receive`` claims visible messages in one ``BEGIN IMMEDIATE`` transaction: it
 gives each a new receipt, raises its receive count and hides it for the visibility
-timeout. ``ack``/``retry``/``extend``/``dead_letter`` match on (id, receipt), so a stale
+timeout. ``ack``/``retry``/``defer``/``extend``/``dead_letter`` match on (id, receipt), so a stale
 receipt (the timeout passed and another consumer received the message) changes nothing.
 
 A message whose receive count has reached ``max_receives`` is moved to ``dead_letters``
@@ -14,7 +14,7 @@ Durability: ``send`` returns after its COMMIT, which with ``synchronous=FULL`` h
 the WAL: the message survives a power cut. Concurrent sends from one process's threads
 share one transaction and one fsync (group commit), so a webhook answering many deliveries
 at once pays for the disk's fsync rate, not once per delivery. The bookkeeping writes
-(receive, ack, retry, extend, dead_letter) commit with ``synchronous=NORMAL``: a power cut
+(receive, ack, retry, defer, extend, dead_letter) commit with ``synchronous=NORMAL``: a power cut
 may undo the last of them, which means a message delivered once more (at-least-once allows
 it; the handler's idempotency key catches it), never a message lost. A kill -9 of any
 process loses nothing; the messages a killed worker held come back when their visibility
@@ -152,6 +152,19 @@ class SqliteQueue:
                 "UPDATE messages SET visible_at_s = ?, receipt = NULL, last_error = ? WHERE id = ?",
                 (now + max(0.0, delay_s), reason, message.id),
             )
+        self._notify()
+
+    def defer(self, message: Message, delay_s: float, reason: str) -> None:
+        with self._db.write(durable=False) as conn:
+            cursor = conn.execute(
+                "UPDATE messages SET visible_at_s = ?, receipt = NULL,"
+                " receive_count = max(receive_count - 1, 0) WHERE id = ? AND receipt = ?",
+                (self._clock() + max(0.0, delay_s), message.id, message.receipt),
+            )
+        if cursor.rowcount == 0:
+            logger.info("defer of message %s ignored: stale receipt", message.id)
+            return
+        logger.info("message %s deferred %.1f s: %s", message.id, delay_s, reason)
         self._notify()
 
     def extend(self, message: Message, visibility_timeout_s: float) -> None:

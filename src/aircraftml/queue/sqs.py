@@ -12,9 +12,12 @@ Messages that SQS moves by itself (a worker died holding them) are listed with t
 
 SQS counts time in whole seconds: visibility timeouts and delays are rounded up, long-poll
 waits rounded down (at most 20 s), delays capped at 15 minutes. A message keeps its id
-across dead-lettering and redrive: we carry the first id as the ``aircraftml.id`` message
-attribute. Stale receipts are as safe as SQS makes them: SQS reports some as invalid (we
-log and ignore those) but may act on others; the handler's idempotency key is the guard.
+across dead-lettering, redrive and ``defer``: we carry the first id as the ``aircraftml.id``
+message attribute. SQS cannot lower a receive count, so ``defer`` sends a copy (delayed,
+carrying the tries already spent in ``aircraftml.tries_before``) and deletes the original;
+a crash between the two leaves one extra copy, which the idempotency key absorbs. Stale
+receipts are as safe as SQS makes them: SQS reports some as invalid (we log and ignore
+those) but may act on others; the handler's idempotency key is the guard.
 
 URL form for ``open_queue``::
 
@@ -55,6 +58,7 @@ ATTR_ID = "aircraftml.id"
 ATTR_REASON = "aircraftml.reason"
 ATTR_DEAD_AT = "aircraftml.dead_at_epoch_s"
 ATTR_RECEIVE_COUNT = "aircraftml.receive_count"
+ATTR_TRIES_BEFORE = "aircraftml.tries_before"
 
 _STALE_RECEIPT_CODES = frozenset(
     {
@@ -191,6 +195,25 @@ class SqsQueue:
             return
         logger.info("message %s retried in %.1f s: %s", message.id, delay_s, reason)
         self._change_visibility(message, _whole_seconds_up(delay_s, MAX_VISIBILITY_S), "retry")
+
+    def defer(self, message: Message, delay_s: float, reason: str) -> None:
+        attributes = {
+            ATTR_ID: _string_attribute(message.id),
+            ATTR_TRIES_BEFORE: {
+                "DataType": "Number",
+                "StringValue": str(max(message.receive_count - 1, 0)),
+            },
+        }
+        self._call(
+            f"deferring message {message.id}",
+            "send_message",
+            QueueUrl=self.queue_url,
+            MessageBody=message.body,
+            DelaySeconds=_whole_seconds_up(delay_s, MAX_DELAY_S),
+            MessageAttributes=attributes,
+        )
+        self.ack(message)
+        logger.info("message %s deferred %.1f s: %s", message.id, delay_s, reason)
 
     def extend(self, message: Message, visibility_timeout_s: float) -> None:
         timeout = _whole_seconds_up(visibility_timeout_s, MAX_VISIBILITY_S)
@@ -618,10 +641,12 @@ def _letter_id(item: dict[str, Any]) -> str:
 
 
 def _to_message(item: dict[str, Any]) -> Message:
+    received = int(item.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    tries_before = _attribute(item.get("MessageAttributes", {}), ATTR_TRIES_BEFORE)
     return Message(
         id=_letter_id(item),
         body=str(item["Body"]),
-        receive_count=int(item.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+        receive_count=received + int(tries_before or 0),
         receipt=str(item["ReceiptHandle"]),
     )
 

@@ -4,15 +4,20 @@
 workers claiming one key at once, exactly one gets ``FRESH``. An in-progress claim expires
 after its ``ttl_s`` so a crashed worker's key can be claimed again.
 
-Nothing ties ``complete`` or ``release`` to the claim that made them: a worker that
-overran its ``ttl_s`` can still complete a key that another worker has claimed since.
-Pick ``ttl_s`` well above the slowest handling (and below the queue's redelivery).
+Each FRESH claim carries an owner ``token``. ``renew`` keeps a claim alive while its owner
+works and answers False once the claim is lost (it expired and someone else claimed the
+key); ``complete`` and ``release`` given the token act only while the caller still owns
+the claim, so a worker that overran its ``ttl_s`` cannot complete or free a key that
+another worker has claimed since. An IN_PROGRESS answer says when that claim expires.
+
+``pause``/``paused_until`` keep one shared "wait until" time per name (a rate limit that
+every worker must honour); a later pause never shortens an earlier one.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -24,23 +29,45 @@ class ClaimStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """What ``claim`` found. ``token`` (FRESH) proves ownership to ``renew``, ``complete``
+    and ``release``; ``expires_at_epoch_s`` (IN_PROGRESS) is when the other claim runs out.
+    Neither takes part in equality: a claim is FRESH, IN_PROGRESS or DONE with a result."""
+
     status: ClaimStatus
     result: str | None = None
+    token: str | None = field(default=None, compare=False)
+    expires_at_epoch_s: float | None = field(default=None, compare=False)
 
 
 class StateStore(Protocol):
     def claim(self, key: str, ttl_s: float) -> Claim: ...
 
-    def complete(self, key: str, result: str, keep_s: float | None = None) -> None:
+    def renew(self, key: str, token: str, ttl_s: float) -> bool:
+        """Extend our in-progress claim to ``ttl_s`` from now; False if it is no longer ours."""
+        ...
+
+    def complete(
+        self, key: str, result: str, keep_s: float | None = None, token: str | None = None
+    ) -> bool:
         """Mark the key done, recording ``result`` (e.g. the reply's post id).
 
         Done for good when ``keep_s`` is None; otherwise the key can be claimed afresh
-        ``keep_s`` seconds from now (for "at most once per window" keys).
+        ``keep_s`` seconds from now (for "at most once per window" keys). With ``token``,
+        only while that claim is still the key's (True if so); without, unconditionally.
         """
         ...
 
-    def release(self, key: str) -> None:
-        """Give up an in-progress claim so the key can be claimed again at once."""
+    def release(self, key: str, token: str | None = None) -> None:
+        """Give up an in-progress claim (ours, when ``token`` is given) so the key can be
+        claimed again at once."""
+        ...
+
+    def pause(self, name: str, until_epoch_s: float) -> None:
+        """Record that ``name`` is paused until ``until_epoch_s`` (the later pause wins)."""
+        ...
+
+    def paused_until(self, name: str) -> float:
+        """When the pause on ``name`` ends (seconds since the epoch); 0.0 when none is set."""
         ...
 
     def close(self) -> None: ...

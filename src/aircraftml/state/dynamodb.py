@@ -7,6 +7,10 @@ One item per key, the partition key ``pk`` (a string)::
     result              what ``complete`` recorded (done items only)
     expires_at_epoch_s  when the item stops counting (absent: never); fractional seconds
     ttl_epoch_s         the same, whole seconds, for DynamoDB's TTL sweeper to delete it
+    token               the owner of an in-progress claim
+
+A pause is an item of its own, ``pk = "pause:<name>"`` with ``until_epoch_s``, raised only
+by a conditional update, so a later pause never shortens an earlier one.
 
 ``claim`` is one conditional PutItem (``attribute_not_exists(pk) OR expires_at_epoch_s <=
 :now``), so of two workers on two machines exactly one gets FRESH. ``:now`` is the
@@ -25,6 +29,7 @@ import logging
 import math
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +45,8 @@ TTL_ATTRIBUTE = "ttl_epoch_s"
 _CLAIM_CONDITION = "attribute_not_exists(pk) OR expires_at_epoch_s <= :now"
 _CLAIM_ATTEMPTS = 3
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+_OWNED_CONDITION = "#status = :in_progress AND #token = :token"
+_PAUSE_PREFIX = "pause:"
 
 
 class DynamoDbStateStore:
@@ -68,36 +75,76 @@ class DynamoDbStateStore:
     def claim(self, key: str, ttl_s: float) -> Claim:
         for _ in range(_CLAIM_ATTEMPTS):
             now_s = self._clock()
-            item = _item(key, IN_PROGRESS, None, now_s + ttl_s)
+            token = uuid.uuid4().hex
+            item = _item(key, IN_PROGRESS, None, now_s + ttl_s, token)
             existing = self._put_unless_live(item, now_s)
             if existing is None:
-                return Claim(ClaimStatus.FRESH)
+                return Claim(ClaimStatus.FRESH, token=token)
             if existing:
                 return _claim_of(existing)
             # the live item was released or expired between our two reads: try again
         raise TransientError(f"claiming {key!r}: the item kept changing under us")
 
-    def complete(self, key: str, result: str, keep_s: float | None = None) -> None:
-        expires_at_s = None if keep_s is None else self._clock() + keep_s
-        with boto_errors(f"completing {key!r}"):
-            self._client.put_item(
-                TableName=self.table_name, Item=_item(key, DONE, result, expires_at_s)
-            )
+    def renew(self, key: str, token: str, ttl_s: float) -> bool:
+        expires_at_s = self._clock() + ttl_s
+        return self._if_owned(
+            f"renewing {key!r}",
+            "update_item",
+            key,
+            token,
+            UpdateExpression="SET expires_at_epoch_s = :expires, ttl_epoch_s = :ttl",
+            values={":expires": _number(expires_at_s), ":ttl": _whole(expires_at_s)},
+        )
 
-    def release(self, key: str) -> None:
+    def complete(
+        self, key: str, result: str, keep_s: float | None = None, token: str | None = None
+    ) -> bool:
+        expires_at_s = None if keep_s is None else self._clock() + keep_s
+        item = _item(key, DONE, result, expires_at_s)
+        if token is not None:
+            return self._if_owned(f"completing {key!r}", "put_item", key, token, Item=item)
+        with boto_errors(f"completing {key!r}"):
+            self._client.put_item(TableName=self.table_name, Item=item)
+        return True
+
+    def release(self, key: str, token: str | None = None) -> None:
+        condition, names = "#status = :in_progress", {"#status": "status"}
+        values: dict[str, Any] = {":in_progress": {"S": IN_PROGRESS}}
+        if token is not None:
+            condition, names = _OWNED_CONDITION, {**names, "#token": "token"}
+            values[":token"] = {"S": token}
         try:
             self._client.delete_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": key}},
-                ConditionExpression="#status = :in_progress",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":in_progress": {"S": IN_PROGRESS}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except Exception as exc:
             if error_code(exc) != _CONDITION_FAILED:
                 with boto_errors(f"releasing {key!r}"):
                     raise
-            logger.info("release of %r ignored: it is done or gone", key)
+            logger.info("release of %r ignored: it is done, gone or not ours", key)
+
+    def pause(self, name: str, until_epoch_s: float) -> None:
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": _PAUSE_PREFIX + name}},
+                UpdateExpression="SET until_epoch_s = :until",
+                ConditionExpression="attribute_not_exists(until_epoch_s) OR until_epoch_s < :until",
+                ExpressionAttributeValues={":until": _number(until_epoch_s)},
+            )
+        except Exception as exc:
+            if error_code(exc) != _CONDITION_FAILED:
+                with boto_errors(f"pausing {name!r}"):
+                    raise
+            # a later pause is already recorded: it stands
+
+    def paused_until(self, name: str) -> float:
+        item = self._get(_PAUSE_PREFIX + name)
+        return float(item.get("until_epoch_s", {}).get("N", 0.0))
 
     def create_table(self) -> None:
         """Create the table (on demand capacity, TTL on) if missing: for local servers.
@@ -151,6 +198,30 @@ class DynamoDbStateStore:
             return old if old else self._get(item["pk"]["S"])
         return None
 
+    def _if_owned(self, action: str, method: str, key: str, token: str, **kwargs: Any) -> bool:
+        """``method`` on the item of ``key`` if it is our in-progress claim; True if it was."""
+        values = kwargs.pop("values", {})
+        if method == "update_item":
+            kwargs["Key"] = {"pk": {"S": key}}
+        try:
+            getattr(self._client, method)(
+                TableName=self.table_name,
+                ConditionExpression=_OWNED_CONDITION,
+                ExpressionAttributeNames={"#status": "status", "#token": "token"},
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": IN_PROGRESS},
+                    ":token": {"S": token},
+                    **values,
+                },
+                **kwargs,
+            )
+        except Exception as exc:
+            if error_code(exc) != _CONDITION_FAILED:
+                with boto_errors(action):
+                    raise
+            return False
+        return True
+
     def _get(self, key: str) -> dict[str, Any]:
         with boto_errors(f"reading {key!r}"):
             response = self._client.get_item(
@@ -184,17 +255,31 @@ def _number(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
 
 
-def _item(key: str, status: str, result: str | None, expires_at_s: float | None) -> dict[str, Any]:
+def _whole(value: float) -> dict[str, str]:
+    return {"N": str(math.ceil(value))}
+
+
+def _item(
+    key: str,
+    status: str,
+    result: str | None,
+    expires_at_s: float | None,
+    token: str | None = None,
+) -> dict[str, Any]:
     item: dict[str, Any] = {"pk": {"S": key}, "status": {"S": status}}
     if result is not None:
         item["result"] = {"S": result}
     if expires_at_s is not None:
         item["expires_at_epoch_s"] = _number(expires_at_s)
-        item[TTL_ATTRIBUTE] = {"N": str(math.ceil(expires_at_s))}
+        item[TTL_ATTRIBUTE] = _whole(expires_at_s)
+    if token is not None:
+        item["token"] = {"S": token}
     return item
 
 
 def _claim_of(item: dict[str, Any]) -> Claim:
     if item.get("status", {}).get("S") == DONE:
         return Claim(ClaimStatus.DONE, item.get("result", {}).get("S"))
-    return Claim(ClaimStatus.IN_PROGRESS)
+    expires = item.get("expires_at_epoch_s", {}).get("N")
+    expires_at_s = None if expires is None else float(expires)
+    return Claim(ClaimStatus.IN_PROGRESS, expires_at_epoch_s=expires_at_s)
