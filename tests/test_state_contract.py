@@ -246,3 +246,39 @@ def test_concurrent_claims_from_threads_give_exactly_one_fresh(
         thread.join()
     # Then exactly one owns it
     assert sorted(c.status.value for c in results) == ["fresh"] + ["in_progress"] * 7
+
+
+def test_records_are_kept_by_kind_and_key_and_seen_by_every_handle(
+    make_store: Callable[[], StateStore], clock: FakeClock
+) -> None:
+    # Given two handles on one store, and records of two kinds
+    first, second = make_store(), make_store()
+    first.put_record("answer", "x:9", '{"label": "Airbus A320"}')
+    first.put_record("answer", "x:10", '{"label": "Boeing 747"}')
+    first.put_record("correction", "x:9", '{"label": "Airbus A321"}')
+    # When they are read from the other handle, even a year later
+    clock.advance(365 * 86400)
+    # Then each kind holds its own, sorted by key
+    assert second.get_record("answer", "x:9") == '{"label": "Airbus A320"}'
+    assert second.records("answer") == [
+        ("x:10", '{"label": "Boeing 747"}'),
+        ("x:9", '{"label": "Airbus A320"}'),
+    ]
+    assert second.records("correction") == [("x:9", '{"label": "Airbus A321"}')]
+    assert second.get_record("optout", "x:9") is None
+
+
+def test_a_record_is_replaced_and_deleted(store: StateStore) -> None:
+    store.put_record("optout", "x:alice", "1")
+    store.put_record("optout", "x:alice", "2")
+    assert store.records("optout") == [("x:alice", "2")]
+    store.delete_record("optout", "x:alice")
+    store.delete_record("optout", "x:nobody")  # deleting what is not there is fine
+    assert store.get_record("optout", "x:alice") is None
+    assert store.records("optout") == []
+
+
+def test_records_do_not_collide_with_claims(store: StateStore) -> None:
+    store.put_record("x", "reply:1", "kept")
+    assert store.claim("x:reply:1", ttl_s=60).status is ClaimStatus.FRESH
+    assert store.get_record("x", "reply:1") == "kept"

@@ -10,6 +10,10 @@ key); ``complete`` and ``release`` given the token act only while the caller sti
 the claim, so a worker that overran its ``ttl_s`` cannot complete or free a key that
 another worker has claimed since. An IN_PROGRESS answer says when that claim expires.
 
+Records (``put_record``...) keep small JSON values by kind and key for good: what the bot
+answered (so a reply to it can be read as feedback), the corrections people send, who
+asked to be left alone.
+
 ``pause``/``paused_until`` keep one shared "wait until" time per name (a rate limit that
 every worker must honour); a later pause never shortens an earlier one.
 """
@@ -68,6 +72,22 @@ class StateStore(Protocol):
 
     def paused_until(self, name: str) -> float:
         """When the pause on ``name`` ends (seconds since the epoch); 0.0 when none is set."""
+        ...
+
+    def put_record(self, kind: str, key: str, value: str) -> None:
+        """Keep ``value`` (JSON, small) under ``(kind, key)`` for good, replacing any."""
+        ...
+
+    def get_record(self, kind: str, key: str) -> str | None:
+        """The value kept under ``(kind, key)``, or None."""
+        ...
+
+    def delete_record(self, kind: str, key: str) -> None:
+        """Forget ``(kind, key)`` (nothing happens when it is not there)."""
+        ...
+
+    def records(self, kind: str) -> list[tuple[str, str]]:
+        """Every ``(key, value)`` of ``kind``, sorted by key (for exports, not hot paths)."""
         ...
 
     def close(self) -> None: ...

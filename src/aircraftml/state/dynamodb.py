@@ -9,8 +9,10 @@ One item per key, the partition key ``pk`` (a string)::
     ttl_epoch_s         the same, whole seconds, for DynamoDB's TTL sweeper to delete it
     token               the owner of an in-progress claim
 
-A pause is an item of its own, ``pk = "pause:<name>"`` with ``until_epoch_s``, raised only
-by a conditional update, so a later pause never shortens an earlier one.
+A record (``put_record``) is an item ``pk = "record:<kind>:<key>"`` with ``kind`` and
+``value``; listing a kind scans the table (exports only). A pause is an item of its own,
+``pk = "pause:<name>"`` with ``until_epoch_s``, raised only by a conditional update, so a
+later pause never shortens an earlier one.
 
 ``claim`` is one conditional PutItem (``attribute_not_exists(pk) OR expires_at_epoch_s <=
 :now``), so of two workers on two machines exactly one gets FRESH. ``:now`` is the
@@ -44,6 +46,7 @@ DONE = "done"
 TTL_ATTRIBUTE = "ttl_epoch_s"
 _CLAIM_CONDITION = "attribute_not_exists(pk) OR expires_at_epoch_s <= :now"
 _CLAIM_ATTEMPTS = 3
+_RECORD_PREFIX = "record:"  # records share the table with the claims, apart by prefix
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _OWNED_CONDITION = "#status = :in_progress AND #token = :token"
 _PAUSE_PREFIX = "pause:"
@@ -145,6 +148,38 @@ class DynamoDbStateStore:
     def paused_until(self, name: str) -> float:
         item = self._get(_PAUSE_PREFIX + name)
         return float(item.get("until_epoch_s", {}).get("N", 0.0))
+
+    def put_record(self, kind: str, key: str, value: str) -> None:
+        item = {"pk": {"S": _record_pk(kind, key)}, "kind": {"S": kind}, "value": {"S": value}}
+        with boto_errors(f"keeping record {kind}/{key}"):
+            self._client.put_item(TableName=self.table_name, Item=item)
+
+    def get_record(self, kind: str, key: str) -> str | None:
+        value = self._get(_record_pk(kind, key)).get("value", {}).get("S")
+        return None if value is None else str(value)
+
+    def delete_record(self, kind: str, key: str) -> None:
+        with boto_errors(f"deleting record {kind}/{key}"):
+            self._client.delete_item(
+                TableName=self.table_name, Key={"pk": {"S": _record_pk(kind, key)}}
+            )
+
+    def records(self, kind: str) -> list[tuple[str, str]]:
+        prefix = _record_pk(kind, "")
+        found: list[tuple[str, str]] = []
+        with boto_errors(f"listing records {kind}"):
+            pages = self._client.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                FilterExpression="begins_with(pk, :prefix)",
+                ExpressionAttributeValues={":prefix": {"S": prefix}},
+                ConsistentRead=True,
+            )
+            for page in pages:
+                found += [
+                    (item["pk"]["S"][len(prefix) :], item["value"]["S"])
+                    for item in page.get("Items", [])
+                ]
+        return sorted(found)
 
     def create_table(self) -> None:
         """Create the table (on demand capacity, TTL on) if missing: for local servers.
@@ -249,6 +284,10 @@ def open_dynamodb_state(url: str, **options: Any) -> DynamoDbStateStore:
         endpoint_url=query.get("endpoint_url"),
         **options,
     )
+
+
+def _record_pk(kind: str, key: str) -> str:
+    return f"{_RECORD_PREFIX}{kind}:{key}"
 
 
 def _number(value: float) -> dict[str, str]:

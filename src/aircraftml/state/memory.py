@@ -27,6 +27,7 @@ class MemoryStateStore:
         self._records: dict[str, _Record] = {}
         self._pauses: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._kept: dict[tuple[str, str], str] = {}
 
     def claim(self, key: str, ttl_s: float) -> Claim:
         now = self._clock()
@@ -72,6 +73,22 @@ class MemoryStateStore:
     def paused_until(self, name: str) -> float:
         with self._lock:
             return self._pauses.get(name, 0.0)
+
+    def put_record(self, kind: str, key: str, value: str) -> None:
+        with self._lock:
+            self._kept[(kind, key)] = value
+
+    def get_record(self, kind: str, key: str) -> str | None:
+        with self._lock:
+            return self._kept.get((kind, key))
+
+    def delete_record(self, kind: str, key: str) -> None:
+        with self._lock:
+            self._kept.pop((kind, key), None)
+
+    def records(self, kind: str) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted((key, value) for (k, key), value in self._kept.items() if k == kind)
 
     def purge_expired(self) -> int:
         """Forget expired keys (they would be claimed afresh anyway); returns how many."""

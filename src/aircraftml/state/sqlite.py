@@ -32,6 +32,12 @@ CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at_s)
 CREATE TABLE IF NOT EXISTS pauses (
     name TEXT PRIMARY KEY,
     until_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
 )
 """
 
@@ -126,6 +132,32 @@ class SqliteStateStore:
         with self._db.read() as conn:
             row = conn.execute("SELECT until_s FROM pauses WHERE name = ?", (name,)).fetchone()
         return 0.0 if row is None else float(row[0])
+
+    def put_record(self, kind: str, key: str, value: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO records (kind, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
+                (kind, key, value),
+            )
+
+    def get_record(self, kind: str, key: str) -> str | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def delete_record(self, kind: str, key: str) -> None:
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+
+    def records(self, kind: str) -> list[tuple[str, str]]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT key, value FROM records WHERE kind = ? ORDER BY key", (kind,)
+            ).fetchall()
+        return [(str(key), str(value)) for key, value in rows]
 
     def purge_expired(self) -> int:
         """Forget expired keys (they would be claimed afresh anyway); returns how many."""
