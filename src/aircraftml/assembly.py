@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from aircraftml.config import Settings
 from aircraftml.handler import Handler
+from aircraftml.learning import Learning
 from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_text import weighted_length
@@ -57,12 +58,15 @@ def build_handler(settings: Settings, state: StateStore) -> Handler:
         classifier_dir=settings.classifier_dir,
         threads=settings.threads_per_worker,
     )
+    platform = build_platform(settings)
+    learning = Learning(state, recognizer.taxonomy.labels, platform.download_photo)
     return Handler(
-        build_platform(settings),
+        platform,
         state,
         recognizer,
         weighted_length=weighted_length,
         claim_ttl_s=settings.visibility_timeout_s,
+        learning=learning,
     )
 
 

@@ -18,6 +18,7 @@ from aircraftml.errors import ConfigError
 
 ENV_PREFIX = "AIRCRAFTML_"
 DEFAULT_QUEUE_URL = "sqlite://var/queue.sqlite3"
+DEFAULT_STATE_URL = "sqlite://var/state.sqlite3"
 
 
 def env_name(setting: str) -> str:
@@ -45,7 +46,7 @@ class Settings:
         False, doc="allow http photo URLs (only for a local fake X)"
     )
     queue_url: str = _setting(DEFAULT_QUEUE_URL, doc="request queue")
-    state_url: str = _setting("sqlite://var/state.sqlite3", doc="idempotency store")
+    state_url: str = _setting(DEFAULT_STATE_URL, doc="idempotency store")
     host: str = _setting("127.0.0.1", doc="webhook listen address")
     port: int = _setting(8080, doc="webhook listen port")
     workers: int = _setting(2, doc="worker processes")

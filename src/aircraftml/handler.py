@@ -43,6 +43,7 @@ from aircraftml.errors import (
     TransientError,
 )
 from aircraftml.heartbeat import Heartbeat
+from aircraftml.learning import Learning
 from aircraftml.platforms.base import Platform, ReplyImage
 from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply, mention_notes
 from aircraftml.state.base import ClaimStatus, StateStore
@@ -60,6 +61,8 @@ class Outcome(enum.Enum):
     DUPLICATE = "duplicate content: our reply exists"
     HELP_SENT = "help sent"
     HELP_SKIPPED = "help skipped: sent to this user within the hour"
+    OPTED_OUT = "not answered: the author asked to be left alone"
+    ACKNOWLEDGED = "stop, start or feedback acknowledged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class Handler:
         max_handling_s: float | None = None,
         help_window_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        learning: Learning | None = None,
     ) -> None:
         self._platform = platform
         self._state = state
@@ -117,6 +121,7 @@ class Handler:
         self._help_window_s = help_window_s
         self._clock = clock
         self._rate_limit_name = f"{platform.name}:rate-limited"
+        self._learning = learning
 
     @property
     def max_handling_s(self) -> float:
@@ -170,6 +175,13 @@ class Handler:
 
     def _answer(self, attempt: _Attempt) -> Handled:
         request = attempt.request
+        if self._learning is not None:
+            if (said := self._learning.reply_to_stop_or_start(request)) is not None:
+                return self._post(attempt, _text(request, said), [], Outcome.ACKNOWLEDGED)
+            if self._learning.opted_out(request):
+                return Handled(Outcome.OPTED_OUT)
+            if (said := self._learning.reply_to_feedback(request)) is not None:
+                return self._post(attempt, _text(request, said), [], Outcome.ACKNOWLEDGED)
         photo_urls = self._photo_urls(request)
         if not photo_urls:
             return self._help(attempt)
@@ -182,7 +194,10 @@ class Handler:
         def text_with(note: str) -> str:
             return compose_reply(request.author_handle, outcomes, self._weighted_length, note)
 
-        return self._post(attempt, text_with, images, Outcome.REPLIED)
+        handled = self._post(attempt, text_with, images, Outcome.REPLIED)
+        if self._learning is not None:
+            self._learning.remember_answer(request, handled.reply_id, photo_urls, outcomes)
+        return handled
 
     def _check_time_left(self, attempt: _Attempt, step: str) -> None:
         """Raise TransientError once the mention has used its ``max_handling_s``."""
@@ -290,6 +305,12 @@ class Handler:
             raise RateLimited(
                 f"post {request.post_id}: waiting for the rate limit to reopen", until
             )
+
+
+def _text(request: Request, body: str) -> Callable[[str], str]:
+    """A short reply's text, with the note that tells it apart when it is a duplicate."""
+    mention = f"@{request.author_handle.lstrip('@')} " if request.author_handle else ""
+    return lambda note: f"{mention}{body}{note}"
 
 
 def _annotated_images(outcomes: Sequence[PhotoOutcome]) -> list[ReplyImage]:

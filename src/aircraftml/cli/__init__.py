@@ -15,6 +15,7 @@ def main() -> None:
 
 def _register() -> None:
     from aircraftml.cli import classify, demo
+    from aircraftml.cli import corrections as corrections_cli
     from aircraftml.cli import crop_dataset as crop_dataset_cli
     from aircraftml.cli import evaluate as evaluate_cli
     from aircraftml.cli import fake_x as fake_x_cli
@@ -23,6 +24,7 @@ def _register() -> None:
     from aircraftml.cli import train as train_cli
 
     main.add_command(classify.classify)
+    main.add_command(corrections_cli.corrections)
     main.add_command(crop_dataset_cli.crop_dataset)
     main.add_command(demo.demo)
     main.add_command(fake_x_cli.fake_x)
