@@ -61,17 +61,32 @@ def test_train_then_evaluate_then_classify_a_tiny_dataset(tmp_path: Path) -> Non
     make_pattern_dataset(data_dir, {"train": 8, "val": 4, "test": 4})
     model_dir = tmp_path / "model"
     runner = CliRunner()
+    # And a folder of more training photos (as `aircraftml corrections export` writes)
+    added = tmp_path / "corrections"
+    make_pattern_dataset(added, {"train": 1})
 
-    # When the quick configuration trains on it through the CLI
+    # When the quick configuration trains on both through the CLI
     trained = runner.invoke(
-        main, ["train", str(data_dir), "--out", str(model_dir), "--quick", "--quiet"]
+        main,
+        [
+            "train",
+            str(data_dir),
+            "--out",
+            str(model_dir),
+            "--quick",
+            "--quiet",
+            "--add",
+            str(added),
+        ],
     )
 
-    # Then a complete model directory is written
+    # Then a complete model directory is written, from the 24 + 3 training photos
     assert trained.exit_code == 0, trained.output
     assert {p.name for p in model_dir.iterdir()} >= {"model.onnx", "model.json", "MODEL_CARD.md"}
+    assert not (model_dir / "taxonomy.json").exists()  # no tree covers these labels
     meta = json.loads((model_dir / "model.json").read_text())
     assert meta["labels"] == list(PATTERNS) and meta["temperature"] > 0
+    assert meta["training"]["train_images"] == 27
     assert "no README" in (model_dir / "MODEL_CARD.md").read_text()
 
     # When it is evaluated on the test split

@@ -45,6 +45,14 @@ from aircraftml.errors import AircraftMLError
     help="The type tree (family, maker per label) to ship with the model (default: "
     "DATA_DIR/taxonomy.json, else the shipped model's when it covers every label).",
 )
+@click.option(
+    "--add",
+    "add_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Another folder whose train/<label>/ photos join the training split (e.g. from "
+    "`aircraftml corrections export`); repeatable.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train(
     data_dir: Path,
@@ -57,6 +65,7 @@ def train(
     cache_dir: Path | None,
     refit_dir: Path | None,
     taxonomy_file: Path | None,
+    add_dirs: tuple[Path, ...],
     quiet: bool,
 ) -> None:
     """Fine-tune the aircraft type classifier on DATA_DIR/train/<label>/* (any image format,
@@ -91,6 +100,7 @@ def train(
                 refit=refit,
                 progress=not quiet,
                 taxonomy_file=taxonomy_file,
+                add_dirs=add_dirs,
             )
     except AircraftMLError as exc:
         raise click.ClickException(str(exc)) from None

@@ -639,9 +639,13 @@ def train_classifier(
     refit: Refit | None = None,
     progress: bool = True,
     taxonomy_file: Path | None = None,
+    add_dirs: Sequence[Path] = (),
 ) -> TrainResult:
     """Train on ``data_dir/train``, select and calibrate on ``data_dir/val``, and write the
     model directory ``out_dir`` (created; files in it are replaced).
+
+    ``add_dirs`` are more folders whose ``train/<label>/`` photos join the training split
+    (their labels must be labels of ``data_dir``).
 
     With ``refit`` (a model trained here on train alone), train instead on train + val, with
     its recipe unless ``config`` is given, for the epochs and with the temperature that model
@@ -666,6 +670,8 @@ def train_classifier(
             f"cannot refit from model {refit.model_version}: its labels differ from {data_dir}'s"
         )
     train_items = list_split(data_dir, "train", labels)
+    for extra in add_dirs:  # e.g. `aircraftml corrections export`: more training photos
+        train_items += list_split(extra, "train", labels)
     val_items = list_split(data_dir, "val", labels)
     logger.info(
         "%d labels, %d train and %d val images", len(labels), len(train_items), len(val_items)
