@@ -448,6 +448,27 @@ def test_the_same_batch_delivered_twice_is_answered_once(
     assert len(aws.queue.dead_letters()) == 2
 
 
+def test_a_rate_limited_record_waits_for_the_window_without_spending_a_try(
+    fake: tuple[FakeX, str], aws: Aws, webhook: WebhookFunction, sqs_function: SqsFunction
+) -> None:
+    fake_x, _ = fake
+    post_id = fake_x.create_post("dora", "@aircraftml and this one?", [jpeg((10, 90, 200))])
+    raw, headers = signed(fake_x, fake_x.event_for(post_id))
+    assert webhook(http_api_event("POST", headers=headers, body=raw), None)["statusCode"] == 200
+    [message] = aws.receive(1)
+    # When X answers the reply with 429, its window reopening in about 2 s
+    fake_x.inject_fault("/2/tweets", "429", reset_after_s=2, method="POST")
+    # Then the record is not reported as failed (no try spent): a delayed copy waits instead
+    assert aws.invoke(sqs_function, [message]) == {"batchItemFailures": []}
+    assert replies_to(fake_x, post_id) == []
+    [again] = aws.receive(1, timeout_s=10)
+    assert again["Attributes"]["ApproximateReceiveCount"] == "1"
+    # and once the window has reopened the copy is answered
+    assert aws.invoke(sqs_function, [again]) == {"batchItemFailures": []}
+    assert len(replies_to(fake_x, post_id)) == 1
+    assert aws.queue.dead_letters() == []
+
+
 # -- the entry points named in template.yaml, in a process of their own ------------------------
 
 DRIVER = """

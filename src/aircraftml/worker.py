@@ -53,7 +53,8 @@ class RetryLater:
 
 @dataclass(frozen=True, slots=True)
 class WaitFor:
-    """Not a failure of the work (a rate limit): back in ``delay_s``, spending no try."""
+    """Not a failure of the work (a rate limit, another worker's claim): back in ``delay_s``,
+    spending no try."""
 
     delay_s: float
     reason: str
