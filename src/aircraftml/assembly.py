@@ -9,12 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from aircraftml.config import Settings
+from aircraftml.errors import ConfigError, PermanentError
 from aircraftml.handler import Handler
 from aircraftml.learning import Learning
+from aircraftml.platforms.base import Platform
+from aircraftml.platforms.mastodon import MastodonClient
+from aircraftml.platforms.mastodon import text as mastodon_text
+from aircraftml.platforms.mastodon.mentions import MastodonMentions
 from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_text import weighted_length
+from aircraftml.poller import Poller
 from aircraftml.queue import RequestQueue, open_queue
+from aircraftml.routing import HandlerRouter
 from aircraftml.state import StateStore, open_state
 from aircraftml.webhook import WebhookEndpoint
 
@@ -50,7 +57,26 @@ def build_platform(settings: Settings) -> XClient:
     )
 
 
-def build_handler(settings: Settings, state: StateStore) -> Handler:
+def build_mastodon(settings: Settings) -> MastodonClient:
+    return MastodonClient(
+        settings.mastodon_base_url,
+        settings.mastodon_access_token,
+        media_hosts=settings.mastodon_media_hosts,
+        photo_max_bytes=settings.photo_max_bytes,
+        photo_timeout_s=settings.photo_timeout_s,
+        allow_insecure_media_for_testing=settings.allow_insecure_media_for_testing,
+    )
+
+
+# Each network: its adapter and how it counts a reply's length.
+_NETWORKS: dict[str, tuple[Callable[[Settings], Platform], Callable[[str], int]]] = {
+    "x": (build_platform, weighted_length),
+    "mastodon": (build_mastodon, mastodon_text.length),
+}
+
+
+def build_handler(settings: Settings, state: StateStore) -> HandlerRouter:
+    """One handler per network in ``settings.networks``, sharing one recognizer."""
     from aircraftml.vision.recognizer import Recognizer
 
     recognizer = Recognizer.load(
@@ -58,16 +84,40 @@ def build_handler(settings: Settings, state: StateStore) -> Handler:
         classifier_dir=settings.classifier_dir,
         threads=settings.threads_per_worker,
     )
-    platform = build_platform(settings)
-    learning = Learning(state, recognizer.taxonomy.labels, platform.download_photo)
-    return Handler(
-        platform,
-        state,
-        recognizer,
-        weighted_length=weighted_length,
-        claim_ttl_s=settings.visibility_timeout_s,
-        learning=learning,
-    )
+    handlers = {}
+    for network in settings.networks:
+        make_platform, length = _NETWORKS[network]
+        platform = make_platform(settings)
+        handlers[network] = Handler(
+            platform,
+            state,
+            recognizer,
+            weighted_length=length,
+            claim_ttl_s=settings.visibility_timeout_s,
+            learning=Learning(state, recognizer.taxonomy.labels, platform.download_photo),
+        )
+    return HandlerRouter(handlers)
+
+
+def build_pollers(
+    settings: Settings, state: StateStore, enqueue: Callable[[Sequence[str]], object]
+) -> list[Poller]:
+    """A poller for each network without webhooks, its credentials checked first (the bot
+    account is marked as a bot where it is not): a bad token stops the start with a
+    ConfigError that names the setting."""
+    pollers = []
+    if "mastodon" in settings.networks:
+        client = build_mastodon(settings)
+        try:
+            client.mark_as_bot()
+        except PermanentError as exc:
+            raise ConfigError(
+                f"AIRCRAFTML_MASTODON_ACCESS_TOKEN is not accepted by "
+                f"{settings.mastodon_base_url}: {exc}"
+            ) from None
+        source = MastodonMentions(client)
+        pollers.append(Poller(source, state, enqueue, interval_s=settings.poll_interval_s))
+    return pollers
 
 
 def build_endpoint(

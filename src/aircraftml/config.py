@@ -26,18 +26,35 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + setting.upper()
 
 
-def _setting(default: Any = dataclasses.MISSING, *, secret: bool = False, doc: str = "") -> Any:
-    return field(default=default, metadata={"secret": secret, "doc": doc})
+NETWORKS = ("x", "mastodon", "bluesky")
+
+
+def _setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    secret: bool = False,
+    doc: str = "",
+    network: str | None = None,
+) -> Any:
+    """A setting; with ``network``, required (non-empty) when that network is served."""
+    return field(default=default, metadata={"secret": secret, "doc": doc, "network": network})
 
 
 @dataclass(frozen=True)
 class Settings:
-    bot_user_id: str = _setting(doc="the bot account's numeric X user id")
-    bot_handle: str = _setting(doc="the bot account's @handle, without the @")
-    x_consumer_key: str = _setting(secret=True, doc="the X app's API key")
-    x_consumer_secret: str = _setting(secret=True, doc="the X app's API secret (signs webhooks)")
-    x_access_token: str = _setting(secret=True, doc="the bot account's OAuth 1.0a token")
-    x_access_token_secret: str = _setting(secret=True, doc="the bot account's token secret")
+    networks: tuple[str, ...] = _setting(("x",), doc="the networks served: x, mastodon, bluesky")
+    bot_user_id: str = _setting("", network="x", doc="the bot account's numeric X user id")
+    bot_handle: str = _setting("", network="x", doc="the bot account's @handle, without the @")
+    x_consumer_key: str = _setting("", secret=True, network="x", doc="the X app's API key")
+    x_consumer_secret: str = _setting(
+        "", secret=True, network="x", doc="the X app's API secret (signs webhooks)"
+    )
+    x_access_token: str = _setting(
+        "", secret=True, network="x", doc="the bot account's OAuth 1.0a token"
+    )
+    x_access_token_secret: str = _setting(
+        "", secret=True, network="x", doc="the bot account's token secret"
+    )
     x_api_base_url: str = _setting("https://api.x.com", doc="X's API (or a fake X's) base URL")
     x_media_hosts: tuple[str, ...] = _setting(
         ("pbs.twimg.com", "ton.twimg.com"), doc="hosts photos may be downloaded from"
@@ -45,6 +62,16 @@ class Settings:
     allow_insecure_media_for_testing: bool = _setting(
         False, doc="allow http photo URLs (only for a local fake X)"
     )
+    mastodon_base_url: str = _setting(
+        "", network="mastodon", doc="the bot's Mastodon instance, e.g. https://mastodon.social"
+    )
+    mastodon_access_token: str = _setting(
+        "", secret=True, network="mastodon", doc="the bot account's access token (read, write)"
+    )
+    mastodon_media_hosts: tuple[str, ...] = _setting(
+        (), doc="hosts Mastodon photos may come from (default: the instance's host)"
+    )
+    poll_interval_s: float = _setting(1.0, doc="seconds between polls of a network's mentions")
     queue_url: str = _setting(DEFAULT_QUEUE_URL, doc="request queue")
     state_url: str = _setting(DEFAULT_STATE_URL, doc="idempotency store")
     host: str = _setting("127.0.0.1", doc="webhook listen address")
@@ -72,10 +99,12 @@ class Settings:
         values = {
             f.name: _convert(f, raw[f.name]) for f in dataclasses.fields(cls) if f.name in raw
         }
+        networks = values.get("networks", ("x",))
         missing = [
             env_name(f.name)
             for f in dataclasses.fields(cls)
-            if f.name not in values and f.default is dataclasses.MISSING
+            if (f.default is dataclasses.MISSING and f.name not in values)
+            or (f.metadata.get("network") in networks and not values.get(f.name))
         ]
         if missing:
             raise ConfigError(f"missing setting(s): {', '.join(missing)}")
@@ -84,8 +113,19 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        _require(self.bot_user_id.isdigit(), "bot_user_id", "must be X's numeric user id")
-        _require(bool(self.bot_handle.lstrip("@")), "bot_handle", "must not be empty")
+        _require(bool(self.networks), "networks", f"must name at least one of {NETWORKS}")
+        unknown = sorted(set(self.networks) - set(NETWORKS))
+        _require(not unknown, "networks", f"has {unknown}; the networks are {NETWORKS}")
+        if "x" in self.networks:
+            _require(self.bot_user_id.isdigit(), "bot_user_id", "must be X's numeric user id")
+            _require(bool(self.bot_handle.lstrip("@")), "bot_handle", "must not be empty")
+        if "mastodon" in self.networks:
+            _require(
+                self.mastodon_base_url.startswith(("https://", "http://")),
+                "mastodon_base_url",
+                "must be an http(s) URL",
+            )
+        _require(self.poll_interval_s >= 0.1, "poll_interval_s", "must be >= 0.1")
         _require(self.workers >= 1, "workers", "must be at least 1")
         _require(self.threads_per_worker >= 1, "threads_per_worker", "must be at least 1")
         _require(1 <= self.port <= 65535, "port", "must be 1..65535")

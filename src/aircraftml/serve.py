@@ -16,7 +16,13 @@ from types import FrameType
 
 import uvicorn
 
-from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
+from aircraftml.assembly import (
+    build_endpoint,
+    build_handler,
+    build_pollers,
+    build_queue,
+    build_state,
+)
 from aircraftml.config import Settings
 from aircraftml.webhook import create_app
 from aircraftml.worker import Worker
@@ -101,6 +107,32 @@ class WorkerPool:
                     self._processes[number] = self._spawn(number)
 
 
+def start_pollers(settings: Settings, stop: threading.Event) -> list[threading.Thread]:
+    """A thread polling each network without webhooks (Mastodon...) into the queue, until
+    ``stop``; credentials are checked before any starts (ConfigError)."""
+    queue, state = build_queue(settings), build_state(settings)
+    pollers = build_pollers(settings, state, queue.send)
+    threads = [
+        threading.Thread(target=p.run, args=(stop,), name=f"poller-{p.network}", daemon=True)
+        for p in pollers
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def run_pollers(settings: Settings) -> None:
+    """Only the pollers (scale-out: run them on as many machines as you like), until
+    SIGTERM or SIGINT."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    threads = start_pollers(settings, stop)
+    logger.info("polling %s", ", ".join(t.name for t in threads) or "nothing")
+    for thread in threads:
+        thread.join()
+
+
 def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = True) -> None:
     """The whole bot: webhook on ``settings.host:port`` and ``settings.workers`` workers.
 
@@ -111,11 +143,18 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     # default handler that would end this process before it stops the worker processes.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     queue = build_queue(settings)
-    app = create_app(build_endpoint(settings, queue.send))
+    stop_polling = threading.Event()
+    polled = [n for n in settings.networks if n != "x"]
     pool = WorkerPool(settings, log_level=log_level) if workers else None
     try:
+        start_pollers(settings, stop_polling)
         if pool is not None:
             pool.start()
+        if "x" not in settings.networks:  # no webhook to serve: poll until told to stop
+            logger.info("polling %s, %d workers", ", ".join(polled), settings.workers)
+            _wait_for_signal()
+            return
+        app = create_app(build_endpoint(settings, queue.send))
         logger.info(
             "webhook on http://%s:%d/webhook, %d workers, queue %s",
             settings.host,
@@ -125,9 +164,20 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
+        stop_polling.set()
         if pool is not None:
             pool.stop()
         queue.close()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except SystemExit:  # SIGTERM (_exit_on_signal)
+        return
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:

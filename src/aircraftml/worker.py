@@ -21,16 +21,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
-from aircraftml.handler import Busy, Handler
+from aircraftml.handler import Busy, Handled
 from aircraftml.heartbeat import Heartbeat
 from aircraftml.queue.base import Message, RequestQueue
 
 logger = logging.getLogger(__name__)
 
 BUSY_MARGIN_S = 0.5  # look again just after another worker's claim runs out
+
+
+class Answers(Protocol):
+    """What a worker needs of the handler: ``Handler`` (one network) or ``HandlerRouter``
+    (every network in the settings, each request to its own network's handler)."""
+
+    @property
+    def max_handling_s(self) -> float: ...
+
+    def rate_limited_until(self) -> float: ...
+
+    def handle(self, request: Request, *, earlier_tries: int = 0) -> Handled: ...
 
 
 def backoff_delay_s(receive_count: int, *, base_s: float = 2.0, cap_s: float = 300.0) -> float:
@@ -70,7 +83,7 @@ class DeadLetterNow:
 Verdict = Done | RetryLater | WaitFor | DeadLetterNow
 
 
-def judge(handler: Handler, message: Message, clock: Callable[[], float] = time.time) -> Verdict:
+def judge(handler: Answers, message: Message, clock: Callable[[], float] = time.time) -> Verdict:
     """Handle one message and say what the queue should do with it. Never raises Exception."""
     try:
         request = Request.from_json(message.body)
@@ -123,7 +136,7 @@ class Worker:
     def __init__(
         self,
         queue: RequestQueue,
-        handler: Handler,
+        handler: Answers,
         *,
         visibility_timeout_s: float = 120.0,
         wait_s: float = 1.0,

@@ -43,7 +43,10 @@ def serve(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import serve as run
 
     settings = load_settings(config_file)
-    run(settings, log_level=_logging(verbose))
+    try:
+        run(settings, log_level=_logging(verbose))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
@@ -67,3 +70,18 @@ def worker(config_file: Path | None, verbose: bool) -> None:
     settings = load_settings(config_file)
     _logging(verbose)
     run_worker(settings)
+
+
+@click.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def poll(config_file: Path | None, verbose: bool) -> None:
+    """Poll the networks without webhooks (Mastodon...) into the shared queue."""
+    from aircraftml.serve import run_pollers
+
+    settings = load_settings(config_file)
+    _logging(verbose)
+    try:
+        run_pollers(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
