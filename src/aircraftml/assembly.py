@@ -13,13 +13,16 @@ from aircraftml.errors import ConfigError, PermanentError
 from aircraftml.handler import Handler
 from aircraftml.learning import Learning
 from aircraftml.platforms.base import Platform
+from aircraftml.platforms.bluesky import BlueskyClient
+from aircraftml.platforms.bluesky import text as bluesky_text
+from aircraftml.platforms.bluesky.mentions import BlueskyMentions
 from aircraftml.platforms.mastodon import MastodonClient
 from aircraftml.platforms.mastodon import text as mastodon_text
 from aircraftml.platforms.mastodon.mentions import MastodonMentions
 from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_text import weighted_length
-from aircraftml.poller import Poller
+from aircraftml.poller import MentionSource, Poller
 from aircraftml.queue import RequestQueue, open_queue
 from aircraftml.routing import HandlerRouter
 from aircraftml.state import StateStore, open_state
@@ -68,10 +71,23 @@ def build_mastodon(settings: Settings) -> MastodonClient:
     )
 
 
+def build_bluesky(settings: Settings) -> BlueskyClient:
+    return BlueskyClient(
+        settings.bluesky_handle,
+        settings.bluesky_app_password,
+        service_url=settings.bluesky_service_url,
+        media_hosts=settings.bluesky_media_hosts,
+        photo_max_bytes=settings.photo_max_bytes,
+        photo_timeout_s=settings.photo_timeout_s,
+        allow_insecure_media_for_testing=settings.allow_insecure_media_for_testing,
+    )
+
+
 # Each network: its adapter and how it counts a reply's length.
 _NETWORKS: dict[str, tuple[Callable[[Settings], Platform], Callable[[str], int]]] = {
     "x": (build_platform, weighted_length),
     "mastodon": (build_mastodon, mastodon_text.length),
+    "bluesky": (build_bluesky, bluesky_text.graphemes),
 }
 
 
@@ -105,19 +121,23 @@ def build_pollers(
     """A poller for each network without webhooks, its credentials checked first (the bot
     account is marked as a bot where it is not): a bad token stops the start with a
     ConfigError that names the setting."""
-    pollers = []
+    sources: list[MentionSource] = []
     if "mastodon" in settings.networks:
-        client = build_mastodon(settings)
-        try:
-            client.mark_as_bot()
-        except PermanentError as exc:
-            raise ConfigError(
-                f"AIRCRAFTML_MASTODON_ACCESS_TOKEN is not accepted by "
-                f"{settings.mastodon_base_url}: {exc}"
-            ) from None
-        source = MastodonMentions(client)
-        pollers.append(Poller(source, state, enqueue, interval_s=settings.poll_interval_s))
-    return pollers
+        mastodon = build_mastodon(settings)
+        _checked(mastodon.mark_as_bot, "MASTODON_ACCESS_TOKEN", settings.mastodon_base_url)
+        sources.append(MastodonMentions(mastodon))
+    if "bluesky" in settings.networks:
+        bluesky = build_bluesky(settings)
+        _checked(bluesky.mark_as_bot, "BLUESKY_APP_PASSWORD", settings.bluesky_service_url)
+        sources.append(BlueskyMentions(bluesky))
+    return [Poller(s, state, enqueue, interval_s=settings.poll_interval_s) for s in sources]
+
+
+def _checked(start: Callable[[], object], credential: str, url: str) -> None:
+    try:
+        start()
+    except PermanentError as exc:
+        raise ConfigError(f"AIRCRAFTML_{credential} is not accepted by {url}: {exc}") from None
 
 
 def build_endpoint(

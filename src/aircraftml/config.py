@@ -71,6 +71,14 @@ class Settings:
     mastodon_media_hosts: tuple[str, ...] = _setting(
         (), doc="hosts Mastodon photos may come from (default: the instance's host)"
     )
+    bluesky_handle: str = _setting("", network="bluesky", doc="the bot's Bluesky handle")
+    bluesky_app_password: str = _setting(
+        "", secret=True, network="bluesky", doc="an app password of the bot's Bluesky account"
+    )
+    bluesky_service_url: str = _setting("https://bsky.social", doc="the bot's Bluesky PDS")
+    bluesky_media_hosts: tuple[str, ...] = _setting(
+        ("cdn.bsky.app",), doc="hosts Bluesky photos may come from"
+    )
     poll_interval_s: float = _setting(1.0, doc="seconds between polls of a network's mentions")
     queue_url: str = _setting(DEFAULT_QUEUE_URL, doc="request queue")
     state_url: str = _setting(DEFAULT_STATE_URL, doc="idempotency store")
@@ -123,6 +131,12 @@ class Settings:
             _require(
                 self.mastodon_base_url.startswith(("https://", "http://")),
                 "mastodon_base_url",
+                "must be an http(s) URL",
+            )
+        if "bluesky" in self.networks:
+            _require(
+                self.bluesky_service_url.startswith(("https://", "http://")),
+                "bluesky_service_url",
                 "must be an http(s) URL",
             )
         _require(self.poll_interval_s >= 0.1, "poll_interval_s", "must be >= 0.1")
