@@ -145,3 +145,14 @@ def test_state_table_has_a_string_key_and_ttl(template: dict[str, Any]) -> None:
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_the_poller_runs_every_minute_when_a_network_is_polled(template: dict[str, Any]) -> None:
+    poller = template["Resources"]["PollerFunction"]
+    assert poller["Condition"] == "PollsNetworks"
+    assert poller["Properties"]["Handler"] == "aircraftml.aws.pollers.poll_handler"
+    [event] = poller["Properties"]["Events"].values()
+    assert event["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    actions = {a for s in _statements(template, "PollerRole") for a in _actions(s)}
+    assert "sqs:SendMessage" in actions and "dynamodb:PutItem" in actions
+    assert not any(a.startswith("sqs:Receive") for a in actions)

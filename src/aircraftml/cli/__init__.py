@@ -18,6 +18,7 @@ def _register() -> None:
     from aircraftml.cli import corrections as corrections_cli
     from aircraftml.cli import crop_dataset as crop_dataset_cli
     from aircraftml.cli import evaluate as evaluate_cli
+    from aircraftml.cli import fake_bluesky as fake_bluesky_cli
     from aircraftml.cli import fake_mastodon as fake_mastodon_cli
     from aircraftml.cli import fake_x as fake_x_cli
     from aircraftml.cli import queue as queue_cli
@@ -28,6 +29,7 @@ def _register() -> None:
     main.add_command(corrections_cli.corrections)
     main.add_command(crop_dataset_cli.crop_dataset)
     main.add_command(demo.demo)
+    main.add_command(fake_bluesky_cli.fake_bluesky)
     main.add_command(fake_mastodon_cli.fake_mastodon)
     main.add_command(fake_x_cli.fake_x)
     main.add_command(queue_cli.queue)
