@@ -1,5 +1,6 @@
 """The demo: a local fake of X, the bot (webhook + worker processes + SQLite queue), a few
-mentions with real photos, and the replies printed with their annotated images saved.
+mentions with real photos, and the replies printed with their annotated images saved; then
+the same bot on a fake Mastodon and a fake Bluesky (polled; ``demo_networks.py``).
 
 Everything talks real HTTP on loopback: the fake delivers signed webhook events to the bot,
 the bot's workers fetch photos from the fake and post replies to it with the real X client.
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -21,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from aircraftml.config import Settings
 from aircraftml.platforms.fake_x import FakeReply, FakeX, FakeXConfig, FakeXServer, LoopbackServer
-from aircraftml.serve import WorkerPool
+from aircraftml.serve import WorkerPool, start_pollers
 from aircraftml.webhook import WEBHOOK_PATH, create_app
 
 MONOPLANE = "propeller_monoplane_in_flight_from_above.jpg"
@@ -42,6 +44,12 @@ class Exchange:
     post_id: str
     reply: FakeReply | None
     seconds: float
+    network: str = "x"
+    told: str = ""  # the exchange as printed, for the open networks (``demo_networks``)
+
+    @property
+    def answered(self) -> bool:
+        return self.reply is not None or (bool(self.told) and "(no reply" not in self.told)
 
 
 def shipped_photo(name: str) -> bytes:
@@ -128,29 +136,58 @@ def run_demo(
     timeout_s: float = 120.0,
     echo: Callable[[str], object] = print,
 ) -> list[Exchange]:
+    from aircraftml.demo_networks import converse, open_networks
+
     out_dir.mkdir(parents=True, exist_ok=True)
     fake = FakeX(FakeXConfig(retry_delays_s=(0.5, 2.0)))
     with (
         FakeXServer(fake) as fake_server,
-        running_bot(fake, fake_server, out_dir / "var", workers) as hook_url,
+        open_networks() as others,
+        running_bot(fake, fake_server, out_dir / "var", workers, others.bot_environ()) as hook,
     ):
-        fake.register_webhook(hook_url)
-        echo(f"fake X on {fake_server.base_url}; the bot's webhook on {hook_url} (CRC passed)")
+        fake.register_webhook(hook)
+        echo(f"fake X on {fake_server.base_url}; the bot's webhook on {hook} (CRC passed)")
+        urls = others.mastodon.base_url, others.bluesky.base_url
+        echo("fake Mastodon on {}, fake Bluesky on {}".format(*urls))
         exchanges = [_converse(fake, mention, timeout_s) for mention in demo_mentions(extra_photos)]
-    for exchange in exchanges:
-        echo(_describe(exchange, out_dir))
+        for exchange in exchanges:
+            echo(_describe(exchange, out_dir))
+        for network in ("mastodon", "bluesky"):
+            for mention in demo_mentions(())[:3] + demo_mentions(())[4:5]:
+                started = time.monotonic()
+                told = converse(
+                    others,
+                    network,
+                    mention.author,
+                    mention.text,
+                    list(mention.photos),
+                    list(mention.parent_photos),
+                    out_dir,
+                    timeout_s,
+                )
+                echo(told)
+                seconds = time.monotonic() - started
+                exchanges.append(Exchange(mention, "", None, seconds, network, told))
     return exchanges
 
 
 @contextmanager
 def running_bot(
-    fake: FakeX, fake_server: FakeXServer, var_dir: Path, workers: int
+    fake: FakeX,
+    fake_server: FakeXServer,
+    var_dir: Path,
+    workers: int,
+    other_networks: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """The bot as `aircraftml serve` runs it (webhook, SQLite queue in ``var_dir``, worker
-    processes), talking to ``fake``; yields the webhook URL."""
+    processes), talking to ``fake``, and polling the other networks whose settings
+    ``other_networks`` holds; yields the webhook URL."""
+    networks = {"AIRCRAFTML_NETWORKS": "x,mastodon,bluesky"} if other_networks else {}
     settings = Settings.load(
         {
             **fake.bot_environ(fake_server.base_url),
+            **(other_networks or {}),
+            **networks,
             "AIRCRAFTML_QUEUE_URL": f"sqlite://{var_dir / 'queue.sqlite3'}",
             "AIRCRAFTML_STATE_URL": f"sqlite://{var_dir / 'state.sqlite3'}",
             "AIRCRAFTML_WORKERS": str(workers),
@@ -161,11 +198,14 @@ def running_bot(
 
     queue = build_queue(settings)
     pool = WorkerPool(settings, log_level=logging.WARNING)
+    stop_polling = threading.Event()
+    start_pollers(settings, stop_polling)
     pool.start()
     try:
         with LoopbackServer(create_app(build_endpoint(settings, queue.send))) as hook:
             yield hook.base_url + WEBHOOK_PATH
     finally:
+        stop_polling.set()
         pool.stop()
         queue.close()
 

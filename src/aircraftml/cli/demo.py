@@ -24,7 +24,7 @@ import click
 )
 @click.option("--workers", default=2, show_default=True, help="Worker processes.")
 def demo(out_dir: Path, photos_dir: Path | None, workers: int) -> None:
-    """Run fake X + the bot, send a few mentions with photos, and print the replies."""
+    """Run fake X, Mastodon and Bluesky + the bot, mention it with photos, print the replies."""
     import logging
 
     from aircraftml.demo import run_demo
@@ -36,7 +36,7 @@ def demo(out_dir: Path, photos_dir: Path | None, workers: int) -> None:
         if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
     )
     exchanges = run_demo(out_dir, extra_photos=extra, workers=workers, echo=click.echo)
-    answered = sum(e.reply is not None for e in exchanges)
+    answered = sum(e.answered for e in exchanges)
     click.echo(f"\n{answered} of {len(exchanges)} mentions answered; images in {out_dir}/")
     if answered < len(exchanges):
         raise SystemExit(1)
