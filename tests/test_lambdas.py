@@ -238,9 +238,12 @@ def fake() -> Iterator[tuple[FakeX, str]]:
         yield fake, server.base_url
 
 
-# The settings a Lambda reads from SSM, not from its environment: those Settings marks secret.
+# The settings a Lambda reads from SSM, not from its environment: those Settings marks secret
+# (here X's: the fake X's bot has no Mastodon or Bluesky account).
 X_SECRET_NAMES = tuple(
-    env_name(f.name) for f in dataclasses.fields(Settings) if f.metadata["secret"]
+    env_name(f.name)
+    for f in dataclasses.fields(Settings)
+    if f.metadata["secret"] and f.metadata.get("network") == "x"
 )
 
 
