@@ -52,6 +52,10 @@ class Settings:
     workers: int = _setting(2, doc="worker processes")
     threads_per_worker: int = _setting(1, doc="inference threads per worker")
     max_body_bytes: int = _setting(1_000_000, doc="largest webhook body accepted")
+    request_timeout_s: float = _setting(
+        10.0, doc="time a webhook client has to send one whole request, headers and body"
+    )
+    max_connections: int = _setting(500, doc="webhook connections open at once, at most")
     visibility_timeout_s: float = _setting(120.0, doc="time a worker has for one request")
     max_receives: int = _setting(5, doc="tries before a request is dead-lettered")
     photo_max_bytes: int = _setting(15_000_000, doc="largest photo downloaded")

@@ -14,11 +14,10 @@ import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-import uvicorn
-
 from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
 from aircraftml.config import Settings
 from aircraftml.webhook import create_app
+from aircraftml.webhook_server import build_server, raise_open_files_limit
 from aircraftml.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -123,7 +122,14 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
             settings.workers if pool else 0,
             settings.queue_url,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        raise_open_files_limit()
+        build_server(
+            app,
+            host=settings.host,
+            port=settings.port,
+            request_timeout_s=settings.request_timeout_s,
+            max_connections=settings.max_connections,
+        ).run()
     finally:
         if pool is not None:
             pool.stop()
