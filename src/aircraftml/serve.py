@@ -3,19 +3,26 @@
 Worker processes are started with ``spawn`` (each loads its own ONNX sessions), stopped with
 SIGTERM (each finishes the request in hand), and restarted if one dies. A worker killed with
 SIGKILL loses nothing: its request comes back from the queue after the visibility timeout.
+Workers die with ``serve`` even when it is killed with SIGKILL (``_process.die_with_parent``),
+and ``serve`` takes its port before it starts any worker, so a second ``serve`` on the same
+port stops with an error instead of doubling the workers.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import socket
 import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from aircraftml._process import die_with_parent
 from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
-from aircraftml.config import Settings
+from aircraftml.config import Settings, env_name
+from aircraftml.errors import ConfigError
 from aircraftml.webhook import create_app
 from aircraftml.webhook_server import build_server, raise_open_files_limit
 from aircraftml.worker import Worker
@@ -25,8 +32,9 @@ logger = logging.getLogger(__name__)
 RESTART_CHECK_S = 1.0
 
 
-def run_worker(settings: Settings) -> None:
-    """One worker: take requests until SIGTERM or SIGINT, finishing the one in hand."""
+def run_worker(settings: Settings, *, parent_pid: int | None = None) -> None:
+    """One worker: take requests until SIGTERM or SIGINT, finishing the one in hand; with
+    ``parent_pid``, also until that process (``serve``) is gone."""
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -34,6 +42,8 @@ def run_worker(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if parent_pid is not None:
+        die_with_parent(parent_pid, stop)
     queue = build_queue(settings)
     state = build_state(settings)
     handler = build_handler(settings, state)
@@ -45,9 +55,9 @@ def run_worker(settings: Settings) -> None:
         state.close()
 
 
-def _worker_main(settings: Settings, log_level: int) -> None:
+def _worker_main(settings: Settings, log_level: int, parent_pid: int) -> None:
     logging.basicConfig(level=log_level, format=LOG_FORMAT)
-    run_worker(settings)
+    run_worker(settings, parent_pid=parent_pid)
 
 
 LOG_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
@@ -85,7 +95,7 @@ class WorkerPool:
     def _spawn(self, number: int) -> BaseProcess:
         process = self._context.Process(
             target=_worker_main,
-            args=(self._settings, self._log_level),
+            args=(self._settings, self._log_level, os.getpid()),
             name=f"worker-{number}",
             daemon=True,
         )
@@ -109,8 +119,17 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     # uvicorn handles SIGTERM itself, then raises it again once it has shut down: with the
     # default handler that would end this process before it stops the worker processes.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    raise_open_files_limit()
+    listener = listen(settings.host, settings.port)
     queue = build_queue(settings)
     app = create_app(build_endpoint(settings, queue.send))
+    server = build_server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        request_timeout_s=settings.request_timeout_s,
+        max_connections=settings.max_connections,
+    )
     pool = WorkerPool(settings, log_level=log_level) if workers else None
     try:
         if pool is not None:
@@ -122,18 +141,23 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
             settings.workers if pool else 0,
             settings.queue_url,
         )
-        raise_open_files_limit()
-        build_server(
-            app,
-            host=settings.host,
-            port=settings.port,
-            request_timeout_s=settings.request_timeout_s,
-            max_connections=settings.max_connections,
-        ).run()
+        server.run(sockets=[listener])
     finally:
         if pool is not None:
             pool.stop()
         queue.close()
+        listener.close()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The webhook's listening socket; ConfigError when the address is taken or wrong."""
+    try:
+        return socket.create_server((host, port), reuse_port=False, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(
+            f"{env_name('host')}/{env_name('port')}: cannot listen on {host}:{port}: "
+            f"{exc.strerror or exc} (is another aircraftml serve running?)"
+        ) from None
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -27,6 +29,15 @@ def load_settings(config_file: Path | None) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+@contextmanager
+def start_up_errors() -> Iterator[None]:
+    """A setting or backend found wrong while starting: one line naming it, no traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _logging(verbose: bool) -> int:
     from aircraftml.serve import LOG_FORMAT
 
@@ -43,7 +54,8 @@ def serve(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import serve as run
 
     settings = load_settings(config_file)
-    run(settings, log_level=_logging(verbose))
+    with start_up_errors():
+        run(settings, log_level=_logging(verbose))
 
 
 @click.command()
@@ -54,7 +66,8 @@ def webhook(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import serve as run
 
     settings = load_settings(config_file)
-    run(settings, log_level=_logging(verbose), workers=False)
+    with start_up_errors():
+        run(settings, log_level=_logging(verbose), workers=False)
 
 
 @click.command()
@@ -66,4 +79,5 @@ def worker(config_file: Path | None, verbose: bool) -> None:
 
     settings = load_settings(config_file)
     _logging(verbose)
-    run_worker(settings)
+    with start_up_errors():
+        run_worker(settings)
