@@ -11,8 +11,9 @@
   sleeps in steps of several milliseconds; a Python lock wakes a waiting thread at once).
   A process forked with an open Database reopens its own connection on first use.
 
-``sqlite3.OperationalError`` (locked past the busy timeout, disk I/O) becomes
-``TransientError`` here, the one place this module's callers touch sqlite3.
+``sqlite3.OperationalError`` (locked past the busy timeout, disk full, disk I/O) and a
+file that is not (or no longer) a database become ``TransientError`` here, the one place
+this module's callers touch sqlite3.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
 
+    def check_writable(self) -> None:
+        """Raise unless a write could start now (within the busy timeout); writes nothing."""
+        with self.write(durable=False):
+            pass
+
     def data_version(self) -> int:
         """A number that changes whenever another connection commits to the file."""
         with self._lock, _mapped_errors(self.path):
@@ -150,4 +156,8 @@ def _mapped_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
+        raise TransientError(f"SQLite database {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # IntegrityError, ProgrammingError: bugs
+            raise
         raise TransientError(f"SQLite database {path}: {exc}") from exc

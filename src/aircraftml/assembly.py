@@ -6,6 +6,7 @@ webhook endpoint and handler here, so the three modes run the same code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 from aircraftml.config import Settings
@@ -30,6 +31,20 @@ def build_queue(settings: Settings) -> RequestQueue:
 
 def build_state(settings: Settings) -> StateStore:
     return open_state(settings.state_url)
+
+
+def probe_queue(queue: RequestQueue) -> None:
+    """Raise unless ``queue`` answers: its counts, and for a file that can be locked (SQLite)
+    that a write could start now."""
+    check_writable = getattr(queue, "check_writable", None)
+    if check_writable is not None:
+        check_writable()
+    queue.stats()
+
+
+def probe_state(state: StateStore) -> None:
+    """Raise unless ``state`` answers (a claim of this process's probe key, expiring in 1 s)."""
+    state.claim(f"aircraftml:probe:{os.getpid()}", ttl_s=1.0)
 
 
 def build_platform(settings: Settings) -> XClient:

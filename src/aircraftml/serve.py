@@ -16,25 +16,43 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as ProcessEvent
 from types import FrameType
+from typing import Protocol
 
 from aircraftml._process import die_with_parent
-from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
+from aircraftml.assembly import (
+    build_endpoint,
+    build_handler,
+    build_queue,
+    build_state,
+    probe_queue,
+    probe_state,
+)
 from aircraftml.config import Settings, env_name
 from aircraftml.errors import ConfigError
 from aircraftml.webhook import create_app
 from aircraftml.webhook_server import build_server, raise_open_files_limit
-from aircraftml.worker import Worker
+from aircraftml.worker import Worker, backoff_delay_s
 
 logger = logging.getLogger(__name__)
 
 RESTART_CHECK_S = 1.0
+# A worker whose queue or state fails waits 1, 2, 4 ... 30 s between tries, models loaded;
+# one that ran this long without failing starts again from 1 s.
+OUTAGE_MAX_WAIT_S = 30.0
+OUTAGE_FORGOTTEN_AFTER_S = 60.0
 
 
-def run_worker(settings: Settings, *, parent_pid: int | None = None) -> None:
+def run_worker(
+    settings: Settings, *, parent_pid: int | None = None, ready: ProcessEvent | None = None
+) -> None:
     """One worker: take requests until SIGTERM or SIGINT, finishing the one in hand; with
-    ``parent_pid``, also until that process (``serve``) is gone."""
+    ``parent_pid``, also until that process (``serve``) is gone. ``ready`` is set while the
+    models are loaded and the queue and state answer."""
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -47,17 +65,69 @@ def run_worker(settings: Settings, *, parent_pid: int | None = None) -> None:
     queue = build_queue(settings)
     state = build_state(settings)
     handler = build_handler(settings, state)
+    worker = Worker(queue, handler, visibility_timeout_s=settings.visibility_timeout_s)
+
+    def probe() -> None:
+        probe_queue(queue)
+        probe_state(state)
+
     logger.info("worker ready")
     try:
-        Worker(queue, handler, visibility_timeout_s=settings.visibility_timeout_s).run(stop)
+        keep_working(
+            worker.run,
+            probe=probe,
+            stop=stop,
+            ready=ready or threading.Event(),
+        )
     finally:
         queue.close()
         state.close()
 
 
-def _worker_main(settings: Settings, log_level: int, parent_pid: int) -> None:
+class _Ready(Protocol):
+    """What ``keep_working`` needs of ``threading.Event`` and ``multiprocessing.Event``."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+def keep_working(
+    run: Callable[[threading.Event], None],
+    *,
+    probe: Callable[[], object],
+    stop: threading.Event,
+    ready: _Ready,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """``run(stop)`` until ``stop`` is set. A failure outside the handler (the queue or state
+    locked, full, corrupt, unreachable) does not end the process, which would be restarted
+    and reload its models every second: it is logged, ``ready`` is cleared, and the worker
+    tries again (``probe`` first) after 1, 2, 4 ... 30 s. Messages in hand stay in the
+    queue and come back after their visibility timeout."""
+    failures = 0
+    while not stop.is_set():
+        started_s = clock()
+        try:
+            probe()
+            ready.set()
+            run(stop)
+        except Exception as exc:
+            ready.clear()
+            failures = 1 if clock() - started_s > OUTAGE_FORGOTTEN_AFTER_S else failures + 1
+            wait_s = backoff_delay_s(failures, base_s=1.0, cap_s=OUTAGE_MAX_WAIT_S)
+            logger.error(
+                "worker: queue or state failed (%s: %s); trying again in %.0f s",
+                type(exc).__name__,
+                exc,
+                wait_s,
+            )
+            stop.wait(wait_s)
+
+
+def _worker_main(settings: Settings, log_level: int, parent_pid: int, ready: ProcessEvent) -> None:
     logging.basicConfig(level=log_level, format=LOG_FORMAT)
-    run_worker(settings, parent_pid=parent_pid)
+    run_worker(settings, parent_pid=parent_pid, ready=ready)
 
 
 LOG_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
@@ -71,15 +141,29 @@ class WorkerPool:
         self._log_level = log_level
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
+        self._ready: list[ProcessEvent] = []
         self._stopping = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
 
     def start(self) -> None:
+        self._ready = [self._context.Event() for _ in range(self._settings.workers)]
         self._processes = [self._spawn(n) for n in range(self._settings.workers)]
         self._supervisor.start()
 
     def pids(self) -> list[int | None]:
         return [p.pid for p in self._processes]
+
+    def check_ready(self) -> str:
+        """Raise unless every worker is alive with its models loaded and its queue and state
+        answering; the count when they are."""
+        problems = [
+            f"worker-{n} {'not running' if not p.is_alive() else 'not ready'}"
+            for n, (p, ready) in enumerate(zip(self._processes, self._ready, strict=True))
+            if not (p.is_alive() and ready.is_set())
+        ]
+        if problems:
+            raise RuntimeError(", ".join(problems))
+        return f"{len(self._processes)} ready"
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
@@ -93,9 +177,10 @@ class WorkerPool:
                 process.kill()
 
     def _spawn(self, number: int) -> BaseProcess:
+        self._ready[number].clear()
         process = self._context.Process(
             target=_worker_main,
-            args=(self._settings, self._log_level, os.getpid()),
+            args=(self._settings, self._log_level, os.getpid(), self._ready[number]),
             name=f"worker-{number}",
             daemon=True,
         )
@@ -122,7 +207,13 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     raise_open_files_limit()
     listener = listen(settings.host, settings.port)
     queue = build_queue(settings)
-    app = create_app(build_endpoint(settings, queue.send))
+    pool = WorkerPool(settings, log_level=log_level) if workers else None
+    readiness: dict[str, Callable[[], object]] = {"queue": lambda: probe_queue(queue)}
+    state = build_state(settings) if pool is not None else None
+    if pool is not None and state is not None:
+        readiness["state"] = lambda: probe_state(state)
+        readiness["workers"] = pool.check_ready
+    app = create_app(build_endpoint(settings, queue.send), readiness)
     server = build_server(
         app,
         host=settings.host,
@@ -130,7 +221,6 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         request_timeout_s=settings.request_timeout_s,
         max_connections=settings.max_connections,
     )
-    pool = WorkerPool(settings, log_level=log_level) if workers else None
     try:
         if pool is not None:
             pool.start()
@@ -146,6 +236,8 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         if pool is not None:
             pool.stop()
         queue.close()
+        if state is not None:
+            state.close()
         listener.close()
 
 

@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
@@ -42,6 +43,10 @@ from aircraftml.platforms.x_webhook import InvalidCrcToken, crc_response, verify
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook"
+READINESS_TIMEOUT_S = 2.0
+
+# A readiness check raises (any exception, its message kept) when what it checks is not ready.
+ReadinessChecks = Mapping[str, Callable[[], object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +117,14 @@ class WebhookEndpoint:
         return Answer(200, {"queued": len(requests)})
 
 
-def create_app(endpoint: WebhookEndpoint) -> Starlette:
-    """The Starlette app serving ``endpoint`` at ``/webhook``, plus ``/healthz``."""
+def create_app(endpoint: WebhookEndpoint, readiness: ReadinessChecks | None = None) -> Starlette:
+    """The Starlette app serving ``endpoint`` at ``/webhook``, plus two health endpoints:
+
+    GET /healthz   200 while the process serves (liveness)
+    GET /readyz    200 when every readiness check passes (queue and state reachable, workers
+                   alive with their models loaded...), else 503; the body names each check
+                   with "ok" or what is wrong. A check that takes over 2 s has failed.
+    """
 
     async def challenge(request: HttpRequest) -> JSONResponse:
         answer = endpoint.challenge(request.query_params.get("crc_token"))
@@ -139,13 +150,30 @@ def create_app(endpoint: WebhookEndpoint) -> Starlette:
     async def healthz(request: HttpRequest) -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    async def readyz(request: HttpRequest) -> JSONResponse:
+        results = {name: await _run_check(check) for name, check in (readiness or {}).items()}
+        ready = all(result == "ok" for result in results.values())
+        return JSONResponse({"ready": ready, **results}, status_code=200 if ready else 503)
+
     return Starlette(
         routes=[
             Route(WEBHOOK_PATH, challenge, methods=["GET"]),
             Route(WEBHOOK_PATH, deliver, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ]
     )
+
+
+async def _run_check(check: Callable[[], object]) -> str:
+    """``"ok"``, or what is wrong: the check's exception, or that it took too long."""
+    with anyio.move_on_after(READINESS_TIMEOUT_S):
+        try:
+            await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "ok"
+    return f"no answer within {READINESS_TIMEOUT_S:g} s"
 
 
 async def _read_capped(request: HttpRequest, max_bytes: int) -> bytes | None:

@@ -187,6 +187,10 @@ class SqliteQueue:
                 return
             _bury(conn, message.id, reason, self._clock())
 
+    def check_writable(self) -> None:
+        """Raise unless a send could be stored now (the file is not locked, full, corrupt)."""
+        self._db.check_writable()
+
     def stats(self) -> QueueStats:
         now = self._clock()
         with self._db.read() as conn:
