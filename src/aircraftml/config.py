@@ -2,12 +2,20 @@
 
 Every setting has an environment variable ``AIRCRAFTML_<NAME>`` and a key ``<name>`` in the
 config file (``[aircraftml]`` table or top level); the environment wins. Errors name the
-setting and say what is wrong. Secrets are never printed: ``Settings.describe()`` masks them.
+setting where it was given (the variable, or the file and its key) and say what is wrong;
+every value is checked here, before anything starts. ``unknown_variables`` finds
+``AIRCRAFTML_*`` variables that are no setting (a typo such as ``AIRCRAFTML_WORKER``).
+Secrets are never printed: ``Settings.describe()`` masks them.
+
+The README's table of settings is generated from this class (``scripts/settings_table.py``;
+a test fails when the two differ).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +27,11 @@ from aircraftml.errors import ConfigError
 ENV_PREFIX = "AIRCRAFTML_"
 DEFAULT_QUEUE_URL = "sqlite://var/queue.sqlite3"
 DEFAULT_STATE_URL = "sqlite://var/state.sqlite3"
+# Variables with the prefix that are not settings but are read elsewhere.
+OTHER_VARIABLES = frozenset({"AIRCRAFTML_CONFIG"})
+QUEUE_SCHEMES = ("sqlite", "memory", "sqs")
+STATE_SCHEMES = ("sqlite", "memory", "dynamodb")
+MAX_VISIBILITY_TIMEOUT_S = 12 * 3600  # SQS's maximum
 
 
 def env_name(setting: str) -> str:
@@ -59,7 +72,9 @@ class Settings:
     visibility_timeout_s: float = _setting(120.0, doc="time a worker has for one request")
     max_receives: int = _setting(5, doc="tries before a request is dead-lettered")
     photo_max_bytes: int = _setting(15_000_000, doc="largest photo downloaded")
-    photo_timeout_s: float = _setting(15.0, doc="time allowed to download one photo")
+    photo_timeout_s: float = _setting(
+        15.0, doc="time allowed to download one photo, connect to last byte"
+    )
     detector_path: Path | None = _setting(None, doc="an ONNX detector (default: shipped)")
     classifier_dir: Path | None = _setting(None, doc="a trained classifier (default: shipped)")
 
@@ -67,14 +82,18 @@ class Settings:
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> Settings:
         """Settings from ``environ`` (over) ``config_file``; ConfigError names what is wrong."""
         raw: dict[str, Any] = dict(_read_file(config_file)) if config_file else {}
+        sources = {name: f"{config_file}: {name}" for name in raw}
         for item in dataclasses.fields(cls):
             if (name := env_name(item.name)) in environ:
                 raw[item.name] = environ[name]
+                sources[item.name] = name
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"{config_file}: unknown setting(s) {', '.join(sorted(unknown))}")
         values = {
-            f.name: _convert(f, raw[f.name]) for f in dataclasses.fields(cls) if f.name in raw
+            f.name: _convert(f, raw[f.name], sources[f.name])
+            for f in dataclasses.fields(cls)
+            if f.name in raw
         }
         missing = [
             env_name(f.name)
@@ -84,23 +103,57 @@ class Settings:
         if missing:
             raise ConfigError(f"missing setting(s): {', '.join(missing)}")
         settings = cls(**values)
-        settings.validate()
+        settings.validate(sources)
         return settings
 
-    def validate(self) -> None:
-        _require(self.bot_user_id.isdigit(), "bot_user_id", "must be X's numeric user id")
-        _require(bool(self.bot_handle.lstrip("@")), "bot_handle", "must not be empty")
-        _require(self.workers >= 1, "workers", "must be at least 1")
-        _require(self.threads_per_worker >= 1, "threads_per_worker", "must be at least 1")
-        _require(1 <= self.port <= 65535, "port", "must be 1..65535")
-        _require(self.max_body_bytes >= 1024, "max_body_bytes", "must be at least 1024")
-        _require(self.visibility_timeout_s >= 5, "visibility_timeout_s", "must be >= 5")
-        _require(self.max_receives >= 1, "max_receives", "must be at least 1")
-        _require(
+    @classmethod
+    def unknown_variables(cls, environ: Mapping[str, str]) -> list[str]:
+        """A warning for each ``AIRCRAFTML_*`` variable that is no setting, with a guess."""
+        known = {env_name(f.name) for f in dataclasses.fields(cls)}
+        warnings = []
+        for name in sorted(environ):
+            if name.startswith(ENV_PREFIX) and name not in known | OTHER_VARIABLES:
+                guess = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f" (did you mean {guess[0]}?)" if guess else ""
+                warnings.append(f"{name} is not a setting and is ignored{hint}")
+        return warnings
+
+    def validate(self, sources: Mapping[str, str] | None = None) -> None:
+        """Check every value; ConfigError names the setting as it was given (``sources``)."""
+        check = _Checker(sources or {})
+        check(self.bot_user_id.isdigit(), "bot_user_id", "must be X's numeric user id")
+        check(bool(self.bot_handle.lstrip("@")), "bot_handle", "must not be empty")
+        check(
             self.x_api_base_url.startswith(("https://", "http://")),
             "x_api_base_url",
             "must be an http(s) URL",
         )
+        check(bool(self.x_media_hosts), "x_media_hosts", "must name at least one host")
+        check(
+            all("/" not in h and ":" not in h for h in self.x_media_hosts),
+            "x_media_hosts",
+            "must be host names only (no scheme, port or path)",
+        )
+        check(bool(self.host), "host", "must not be empty")
+        check(1 <= self.port <= 65535, "port", "must be 1..65535")
+        check(self.workers >= 1, "workers", "must be at least 1")
+        check(self.threads_per_worker >= 1, "threads_per_worker", "must be at least 1")
+        check(self.max_body_bytes >= 1024, "max_body_bytes", "must be at least 1024")
+        check(self.max_connections >= 1, "max_connections", "must be at least 1")
+        check(self.max_receives >= 1, "max_receives", "must be at least 1")
+        check(self.photo_max_bytes >= 1024, "photo_max_bytes", "must be at least 1024")
+        for name in ("request_timeout_s", "photo_timeout_s", "visibility_timeout_s"):
+            check(math.isfinite(getattr(self, name)), name, "must be a finite number of seconds")
+        check(self.request_timeout_s > 0, "request_timeout_s", "must be more than 0")
+        check(self.photo_timeout_s > 0, "photo_timeout_s", "must be more than 0")
+        check(
+            5 <= self.visibility_timeout_s <= MAX_VISIBILITY_TIMEOUT_S,
+            "visibility_timeout_s",
+            f"must be 5..{MAX_VISIBILITY_TIMEOUT_S}",
+        )
+        _check_url(check, "queue_url", self.queue_url, QUEUE_SCHEMES)
+        _check_url(check, "state_url", self.state_url, STATE_SCHEMES)
+        _check_models(check, self.detector_path, self.classifier_dir)
 
     def describe(self) -> dict[str, str]:
         """Every setting with its value, secrets masked: safe to log."""
@@ -123,8 +176,7 @@ def _read_file(path: Path) -> Mapping[str, Any]:
     return table
 
 
-def _convert(item: dataclasses.Field[Any], value: Any) -> Any:
-    name = env_name(item.name)
+def _convert(item: dataclasses.Field[Any], value: Any, source: str) -> Any:
     kind = str(item.type)
     try:
         if kind == "int":
@@ -140,7 +192,7 @@ def _convert(item: dataclasses.Field[Any], value: Any) -> Any:
             return Path(value) if value not in ("", None) else None
         return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: {value!r} is not a valid {kind}") from None
+        raise ConfigError(f"{source}: {value!r} is not a valid {kind}") from None
 
 
 def _to_bool(value: Any) -> bool:
@@ -154,6 +206,32 @@ def _to_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
-def _require(ok: bool, name: str, problem: str) -> None:
-    if not ok:
-        raise ConfigError(f"{env_name(name)} {problem}")
+class _Checker:
+    """``check(ok, setting, problem)``: ConfigError naming the setting where it was given."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self._sources = sources
+
+    def __call__(self, ok: bool, name: str, problem: str) -> None:
+        if not ok:
+            raise ConfigError(f"{self._sources.get(name, env_name(name))} {problem}")
+
+
+def _check_url(check: _Checker, name: str, url: str, schemes: tuple[str, ...]) -> None:
+    scheme, separator, rest = url.partition("://")
+    known = ", ".join(f"{s}://" for s in schemes)
+    check(bool(separator) and scheme in schemes, name, f"{url!r}: unknown scheme (known: {known})")
+    check(
+        scheme == "memory" or bool(rest.split("?")[0]), name, f"{url!r}: nothing after {scheme}://"
+    )
+
+
+def _check_models(check: _Checker, detector_path: Path | None, classifier_dir: Path | None) -> None:
+    if detector_path is not None:
+        check(detector_path.is_file(), "detector_path", f"{str(detector_path)!r} is not a file")
+    if classifier_dir is not None:
+        check(
+            (classifier_dir / "model.onnx").is_file(),
+            "classifier_dir",
+            f"{str(classifier_dir)!r} is not a classifier directory (no model.onnx in it)",
+        )

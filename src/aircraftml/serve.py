@@ -29,6 +29,7 @@ from aircraftml.assembly import (
     build_handler,
     build_queue,
     build_state,
+    check_x_credentials,
     probe_queue,
     probe_state,
 )
@@ -64,6 +65,8 @@ def run_worker(
         die_with_parent(parent_pid, stop)
     queue = build_queue(settings)
     state = build_state(settings)
+    if parent_pid is None:  # a worker of its own (serve checked them for its workers)
+        check_x_credentials(settings)
     handler = build_handler(settings, state)
     worker = Worker(queue, handler, visibility_timeout_s=settings.visibility_timeout_s)
 
@@ -213,6 +216,7 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     if pool is not None and state is not None:
         readiness["state"] = lambda: probe_state(state)
         readiness["workers"] = pool.check_ready
+    check_x_credentials(settings)
     app = create_app(build_endpoint(settings, queue.send), readiness)
     server = build_server(
         app,

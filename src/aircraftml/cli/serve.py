@@ -23,6 +23,10 @@ config_option = click.option(
 
 
 def load_settings(config_file: Path | None) -> Settings:
+    """The settings, every one checked; one line naming the setting when one is wrong, and a
+    warning for each ``AIRCRAFTML_*`` variable that is no setting."""
+    for warning in Settings.unknown_variables(os.environ):
+        click.echo(f"Warning: {warning}", err=True)
     try:
         return Settings.load(os.environ, config_file)
     except ConfigError as exc:

@@ -218,6 +218,12 @@ class XClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"fetch post {post_id}: unexpected response: {exc}") from exc
 
+    def me(self) -> tuple[str, str]:
+        """Whose credentials these are: ``(user id, handle)`` from ``GET /2/users/me``."""
+        body = self._call("GET", "/2/users/me", "check credentials")
+        data = _data(body, "check credentials")
+        return str(data["id"]), str(data.get("username", ""))
+
     def download_photo(self, url: str) -> bytes:
         """The photo's bytes, within the host, size, time and redirect limits.
 
