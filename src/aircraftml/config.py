@@ -53,30 +53,45 @@ class Settings:
     x_access_token_secret: str = _setting(secret=True, doc="the bot account's token secret")
     x_api_base_url: str = _setting("https://api.x.com", doc="X's API (or a fake X's) base URL")
     x_media_hosts: tuple[str, ...] = _setting(
-        ("pbs.twimg.com", "ton.twimg.com"), doc="hosts photos may be downloaded from"
+        ("pbs.twimg.com", "ton.twimg.com"),
+        doc="the only hosts photos are downloaded from (a fake X: its host)",
     )
     allow_insecure_media_for_testing: bool = _setting(
-        False, doc="allow http photo URLs (only for a local fake X)"
+        False, doc="allow plain-http photo URLs (only for a local fake X)"
     )
-    queue_url: str = _setting(DEFAULT_QUEUE_URL, doc="request queue")
-    state_url: str = _setting(DEFAULT_STATE_URL, doc="idempotency store")
-    host: str = _setting("127.0.0.1", doc="webhook listen address")
-    port: int = _setting(8080, doc="webhook listen port")
+    queue_url: str = _setting(
+        DEFAULT_QUEUE_URL,
+        doc="the request queue: `sqlite://PATH`, `memory://` or `sqs://region/account/name`",
+    )
+    state_url: str = _setting(
+        DEFAULT_STATE_URL,
+        doc="the idempotency store: `sqlite://PATH`, `memory://` or `dynamodb://table`",
+    )
+    host: str = _setting(
+        "127.0.0.1", doc="the webhook listens here (`/webhook`, `/healthz`, `/readyz`)"
+    )
+    port: int = _setting(8080, doc="the webhook's port")
     workers: int = _setting(2, doc="worker processes")
     threads_per_worker: int = _setting(1, doc="inference threads per worker")
-    max_body_bytes: int = _setting(1_000_000, doc="largest webhook body accepted")
+    max_body_bytes: int = _setting(1_000_000, doc="larger webhook bodies get 413")
     request_timeout_s: float = _setting(
         10.0, doc="time a webhook client has to send one whole request, headers and body"
     )
     max_connections: int = _setting(500, doc="webhook connections open at once, at most")
-    visibility_timeout_s: float = _setting(120.0, doc="time a worker has for one request")
-    max_receives: int = _setting(5, doc="tries before a request is dead-lettered")
+    visibility_timeout_s: float = _setting(
+        120.0, doc="time a worker has for one mention before another may take it"
+    )
+    max_receives: int = _setting(
+        5, doc="tries before a mention is dead-lettered (SQLite; SQS has its own)"
+    )
     photo_max_bytes: int = _setting(15_000_000, doc="largest photo downloaded")
     photo_timeout_s: float = _setting(
         15.0, doc="time allowed to download one photo, connect to last byte"
     )
-    detector_path: Path | None = _setting(None, doc="an ONNX detector (default: shipped)")
-    classifier_dir: Path | None = _setting(None, doc="a trained classifier (default: shipped)")
+    detector_path: Path | None = _setting(None, doc="an ONNX detector (YOLOv8 or COCO-SSD layout)")
+    classifier_dir: Path | None = _setting(
+        None, doc="a classifier directory written by `aircraftml train`"
+    )
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> Settings:
@@ -235,3 +250,23 @@ def _check_models(check: _Checker, detector_path: Path | None, classifier_dir: P
             "classifier_dir",
             f"{str(classifier_dir)!r} is not a classifier directory (no model.onnx in it)",
         )
+
+
+def settings_table() -> str:
+    """Every setting as the README's Markdown table (``scripts/settings_table.py`` writes it)."""
+    rows = ["| setting | default | |", "| --- | --- | --- |"]
+    for item in dataclasses.fields(Settings):
+        rows.append(f"| `{env_name(item.name)}` | {_default_text(item)} | {item.metadata['doc']} |")
+    return "\n".join(rows)
+
+
+def _default_text(item: dataclasses.Field[Any]) -> str:
+    if item.default is dataclasses.MISSING:
+        return "required"
+    if item.default is None:
+        return "the shipped one"
+    if isinstance(item.default, tuple):
+        return f"`{','.join(item.default)}`"
+    if isinstance(item.default, bool):
+        return f"`{str(item.default).lower()}`"
+    return f"`{item.default}`"
