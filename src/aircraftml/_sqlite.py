@@ -18,6 +18,7 @@ this module's callers touch sqlite3.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -131,6 +132,17 @@ class Database:
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         self._conn_synchronous = self._synchronous
         return conn
+
+
+def tables_in(path: Path) -> set[str]:
+    """The tables of the SQLite file at ``path``, read without writing or creating anything;
+    TransientError when it cannot be read (not a database...)."""
+    with (
+        _mapped_errors(path),
+        contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn,
+    ):
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {str(row[0]) for row in rows}
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:

@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 _LOCAL_SCHEMES = ("sqlite://", "memory://")
 
 
+def local_max_receives(settings: Settings) -> int | None:
+    """The tries the queue allows, when it is ours to set (SQLite, memory; not SQS)."""
+    return settings.max_receives if settings.queue_url.startswith(_LOCAL_SCHEMES) else None
+
+
 def build_queue(settings: Settings) -> RequestQueue:
     """The queue, opened (ConfigError naming ``AIRCRAFTML_QUEUE_URL`` when it cannot be)."""
     with _opening("queue_url", settings.queue_url):

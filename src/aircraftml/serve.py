@@ -30,6 +30,7 @@ from aircraftml.assembly import (
     build_queue,
     build_state,
     check_x_credentials,
+    local_max_receives,
     probe_queue,
     probe_state,
 )
@@ -68,7 +69,12 @@ def run_worker(
     if parent_pid is None:  # a worker of its own (serve checked them for its workers)
         check_x_credentials(settings)
     handler = build_handler(settings, state)
-    worker = Worker(queue, handler, visibility_timeout_s=settings.visibility_timeout_s)
+    worker = Worker(
+        queue,
+        handler,
+        visibility_timeout_s=settings.visibility_timeout_s,
+        max_receives=local_max_receives(settings),
+    )
 
     def probe() -> None:
         probe_queue(queue)
