@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aircraftml.errors import PhotoError
+from aircraftml.errors import PhotoError, PhotoTooLarge
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, decode_photo
 
 
@@ -145,6 +145,27 @@ def test_a_large_rgba_photo_is_reduced_before_it_is_converted() -> None:
     assert outcome == "800x600"
     # And the decode held little more than its decoded pixels (it peaked at +744 MB)
     assert peak_mb < 250
+
+
+def _with_declared_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with its frame header (SOF0 or SOF2) declaring ``width`` x ``height``."""
+    start = max(jpeg.find(b"\xff\xc0"), jpeg.find(b"\xff\xc2"))
+    size = struct.pack(">HH", height, width)
+    return jpeg[: start + 5] + size + jpeg[start + 9 :]
+
+
+def test_a_huge_progressive_jpeg_is_refused_before_decoding() -> None:
+    # Given a progressive JPEG declaring 10,000 x 10,000 pixels (a real one of 587 KB cost
+    # +295 MB to decode, even at 1/8 scale), and a baseline one declaring the same
+    small = Image.new("RGB", (16, 16), (120, 160, 220))
+    progressive = _encode(small, "JPEG", progressive=True)
+    baseline = _encode(small, "JPEG")
+    # When decoded / Then the progressive one is refused on its header
+    with pytest.raises(PhotoTooLarge, match="progressive JPEG of 10000x10000"):
+        decode_photo(_with_declared_size(progressive, 10_000, 10_000))
+    # And the baseline one is not refused for its size: it decodes at 1/8 scale
+    photo = decode_photo(_with_declared_size(baseline, 10_000, 10_000))
+    assert (photo.width, photo.image.width) == (10_000, 1_250)
 
 
 def test_a_reduced_png_keeps_the_full_size_and_its_scale() -> None:

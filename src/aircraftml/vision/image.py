@@ -35,6 +35,10 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 # What the header may declare, and what we are willing to hold decoded in memory.
 MAX_DECLARED_PIXELS = 150_000_000  # below Pillow's own 179 MP bomb guard
 MAX_DECODED_PIXELS = 40_000_000
+# A progressive JPEG keeps every DCT coefficient of the whole image while it decodes, however
+# small the scale asked for: ~3 bytes a pixel (+295 MB for a 587 KB, 100 MP photo). Phones
+# take up to 50 MP; X serves photos of at most 4096 px a side (16 MP).
+MAX_PROGRESSIVE_JPEG_PIXELS = 50_000_000
 # Decode large JPEGs down to no less than this long side. The detector looks at 300 px and
 # the classifier at 224 px crops, so 768 keeps a crop of an aircraft a fifth of the photo wide
 # at its full 224 px, and lets 1,536-3,071 px photos decode at half size, ~4x fewer pixels.
@@ -107,6 +111,7 @@ def _decode_opened(image: Image.Image, max_side_px: int) -> Photo:
             f"(limit {MAX_DECLARED_PIXELS // 1_000_000} megapixels)"
         )
     if image.format in ("JPEG", "MPO"):
+        _check_progressive_jpeg(image)
         _reduce_jpeg_decode(image, max_side_px)
     decoded_w, decoded_h = image.size
     if decoded_w * decoded_h > MAX_DECODED_PIXELS:
@@ -130,6 +135,16 @@ def _decode_opened(image: Image.Image, max_side_px: int) -> Photo:
         else (declared_w, declared_h)
     )
     return Photo(image=upright, width=full_w, height=full_h)
+
+
+def _check_progressive_jpeg(image: Image.Image) -> None:
+    width, height = image.size
+    if image.info.get("progressive") and width * height > MAX_PROGRESSIVE_JPEG_PIXELS:
+        raise PhotoTooLarge(
+            f"progressive JPEG of {width}x{height} pixels, over the "
+            f"{MAX_PROGRESSIVE_JPEG_PIXELS // 1_000_000} megapixel limit for progressive JPEGs "
+            "(decoding one holds its whole size in memory)"
+        )
 
 
 def _reduce_jpeg_decode(image: Image.Image, max_side_px: int) -> None:
