@@ -5,6 +5,7 @@ until the queue answers again, then the bot answers as before. Real processes.""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import aircraftml
 from aircraftml.platforms.fake_x import FakeX, FakeXServer
 from aircraftml.serve import keep_working
 from e2e_support import Bot, fast_fake_x, jpeg, replies_to, wait_for, worker_pids
@@ -97,3 +99,34 @@ def test_keep_working_backs_off_and_keeps_going_after_failures() -> None:
     # Then it tried three times, waiting 1 s then 2 s, and was ready each time it ran
     assert calls == [True, True, True]
     assert waits == [1.0, 2.0]
+
+
+def test_a_worker_that_dies_at_start_is_restarted_with_backoff_and_reported(
+    fake: tuple[FakeX, FakeXServer], tmp_path: Path
+) -> None:
+    # Given a classifier whose model file is damaged: every worker dies as it loads it
+    broken = tmp_path / "classifier"
+    broken.mkdir()
+    shipped = Path(aircraftml.__file__).parent / "models" / "classifier"
+    shutil.copy(shipped / "model.json", broken / "model.json")
+    (broken / "model.onnx").write_bytes(b"not an onnx model" * 100)
+    fake_x, server = fake
+    bot = Bot(fake_x, server.base_url, tmp_path, env={"AIRCRAFTML_CLASSIFIER_DIR": str(broken)})
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "aircraftml", "serve"], env=bot.env, stderr=log
+        )
+    bot.processes.append(serve)
+    try:
+        # When serve runs / Then the worker is restarted after 1 s, 2 s, 4 s... not every second
+        wait_for(lambda: "restarting in 4 s" in log_path.read_text(), 60, "the third restart")
+        log = log_path.read_text()
+        assert "restarting in 1 s" in log and "restarting in 2 s" in log
+        assert "worker cannot start: cannot load" in log and "Traceback" not in log
+        # And /readyz says the workers are not ready while /healthz stays live
+        answer = readyz(bot)
+        assert answer.status_code == 503 and "worker-0" in answer.json()["workers"]
+        assert httpx.get(f"http://127.0.0.1:{bot.port}/healthz").status_code == 200
+    finally:
+        bot.stop()

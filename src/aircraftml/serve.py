@@ -35,7 +35,7 @@ from aircraftml.assembly import (
     probe_state,
 )
 from aircraftml.config import Settings, env_name
-from aircraftml.errors import ConfigError
+from aircraftml.errors import AircraftMLError, ConfigError
 from aircraftml.webhook import create_app
 from aircraftml.webhook_server import build_server, raise_open_files_limit
 from aircraftml.worker import Worker, backoff_delay_s
@@ -47,6 +47,10 @@ RESTART_CHECK_S = 1.0
 # one that ran this long without failing starts again from 1 s.
 OUTAGE_MAX_WAIT_S = 30.0
 OUTAGE_FORGOTTEN_AFTER_S = 60.0
+# A worker that dies within this long of starting (a model that cannot load...) is restarted
+# after 1, 2, 4 ... 60 s, not every second with its models loaded again each time.
+QUICK_EXIT_S = 30.0
+MAX_RESTART_DELAY_S = 60.0
 
 
 def run_worker(
@@ -136,14 +140,19 @@ def keep_working(
 
 def _worker_main(settings: Settings, log_level: int, parent_pid: int, ready: ProcessEvent) -> None:
     logging.basicConfig(level=log_level, format=LOG_FORMAT)
-    run_worker(settings, parent_pid=parent_pid, ready=ready)
+    try:
+        run_worker(settings, parent_pid=parent_pid, ready=ready)
+    except AircraftMLError as exc:  # a model or backend that cannot be loaded: one line
+        logger.error("worker cannot start: %s", exc)
+        raise SystemExit(1) from None
 
 
 LOG_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
 
 
 class WorkerPool:
-    """N worker processes, restarted when one dies, stopped together."""
+    """N worker processes, restarted when one dies (with backoff when they keep dying as
+    soon as they start), stopped together."""
 
     def __init__(self, settings: Settings, *, log_level: int = logging.INFO) -> None:
         self._settings = settings
@@ -151,12 +160,18 @@ class WorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
         self._ready: list[ProcessEvent] = []
+        self._started_s: list[float] = []
+        self._quick_exits: list[int] = []
+        self._restart_at_s: list[float | None] = []
         self._stopping = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
 
     def start(self) -> None:
-        self._ready = [self._context.Event() for _ in range(self._settings.workers)]
-        self._processes = [self._spawn(n) for n in range(self._settings.workers)]
+        count = self._settings.workers
+        self._ready = [self._context.Event() for _ in range(count)]
+        self._started_s, self._quick_exits = [0.0] * count, [0] * count
+        self._restart_at_s = [None] * count
+        self._processes = [self._spawn(n) for n in range(count)]
         self._supervisor.start()
 
     def pids(self) -> list[int | None]:
@@ -187,6 +202,7 @@ class WorkerPool:
 
     def _spawn(self, number: int) -> BaseProcess:
         self._ready[number].clear()
+        self._started_s[number] = time.monotonic()
         process = self._context.Process(
             target=_worker_main,
             args=(self._settings, self._log_level, os.getpid(), self._ready[number]),
@@ -200,8 +216,31 @@ class WorkerPool:
         while not self._stopping.wait(RESTART_CHECK_S):
             for number, process in enumerate(self._processes):
                 if not process.is_alive() and not self._stopping.is_set():
-                    logger.warning("worker-%d exited with %s; restarting", number, process.exitcode)
-                    self._processes[number] = self._spawn(number)
+                    self._restart_when_due(number, process)
+
+    def _restart_when_due(self, number: int, process: BaseProcess) -> None:
+        now_s = time.monotonic()
+        restart_at_s = self._restart_at_s[number]
+        if restart_at_s is None:
+            ran_s = now_s - self._started_s[number]
+            quick = ran_s < QUICK_EXIT_S
+            self._quick_exits[number] = self._quick_exits[number] + 1 if quick else 0
+            delay_s = (
+                backoff_delay_s(self._quick_exits[number], base_s=1.0, cap_s=MAX_RESTART_DELAY_S)
+                if quick
+                else 0.0
+            )
+            logger.warning(
+                "worker-%d exited with %s after %.0f s; restarting in %.0f s",
+                number,
+                process.exitcode,
+                ran_s,
+                delay_s,
+            )
+            restart_at_s = self._restart_at_s[number] = now_s + delay_s
+        if now_s >= restart_at_s:
+            self._restart_at_s[number] = None
+            self._processes[number] = self._spawn(number)
 
 
 def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = True) -> None:
