@@ -6,7 +6,9 @@ it). ``GuardedH11Protocol`` adds two rules:
 
 - a request, headers and body, must arrive whole within ``request_timeout_s`` of the
   connection opening or of the previous answer; otherwise the connection is closed;
-- at most ``max_connections`` connections are open; one more is closed as soon as it opens.
+- at most ``max_connections`` connections are open: when one more opens, the connection
+  that has waited longest without sending a request is closed to make room (idle sockets
+  cannot lock X's deliveries out); when every one is busy with a request, the new one is.
 
 Answers that refuse a body before it is all read (413) carry ``Connection: close`` (see
 ``webhook.create_app``), so uvicorn stops reading it.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import time
 from typing import Any
 
 import h11
@@ -42,19 +45,30 @@ class GuardedH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._request_timer: asyncio.TimerHandle | None = None
+        self._idle_since_s = time.monotonic()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.max_connections:
+            victim = _longest_idle(self.connections) or self
             _throttled.warning(
                 "too many connections",
-                "webhook: refused a connection from %s: %d connections open (the limit)",
-                _peer(self.client),
+                "webhook: %d connections open (the limit): closed %s from %s",
                 self.max_connections,
+                "this new one" if victim is self else "the longest idle one",
+                _peer(victim.client),
             )
-            transport.abort()
-            return
+            victim.transport.abort()
+            if victim is self:
+                return
         self._arm()
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for a request that has not begun to arrive, or not yet answered."""
+        return self.conn.their_state is h11.IDLE and (
+            self.cycle is None or self.cycle.response_complete
+        )
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -63,6 +77,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._idle_since_s = time.monotonic()
         if not self.transport.is_closing():
             self._arm()  # the next request on this connection has its own time
 
@@ -135,6 +150,15 @@ def raise_open_files_limit() -> int:
             return soft
         return hard
     return soft
+
+
+def _longest_idle(connections: set[Any]) -> GuardedH11Protocol | None:
+    idle = [
+        c
+        for c in connections
+        if isinstance(c, GuardedH11Protocol) and c.idle and not c.transport.is_closing()
+    ]
+    return min(idle, key=lambda c: c._idle_since_s, default=None)
 
 
 def _peer(client: tuple[str, int] | None) -> str:
