@@ -261,7 +261,7 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     if pool is not None and state is not None:
         readiness["state"] = lambda: probe_state(state)
         readiness["workers"] = pool.check_ready
-    check_x_credentials(settings)
+        check_x_credentials(settings)  # for the workers: the webhook alone never calls X
     app = create_app(build_endpoint(settings, queue.send), readiness)
     server = build_server(
         app,
