@@ -80,7 +80,7 @@ def test_a_file_that_is_not_a_queue_is_refused_and_left_untouched(tmp_path: Path
     code, output = run("--queue", str(state_path), "stats")
     # Then they refuse it, and create no table in it
     assert code == 1
-    assert f"{state_path} is not a queue file (its tables: claims)" in output
+    assert f"{state_path} is not a queue file (its tables: claims" in output
     assert tables_in(state_path) == before
 
 

@@ -7,28 +7,24 @@ import logging
 
 import pytest
 
-from aircraftml.domain import Request
 from aircraftml.errors import TransientError
 from aircraftml.queue.memory import MemoryQueue
+from aircraftml.state.memory import MemoryStateStore
 from aircraftml.worker import Worker
 from fake_clock import FakeClock
-
-
-class FailingHandler:
-    """A handler whose every try fails as X's 503 would."""
-
-    def handle(self, request: Request) -> None:
-        raise TransientError("reply to 1: HTTP 503: Service Unavailable")
+from test_handler import PlatformDouble, make_handler, request
 
 
 def test_the_last_failed_try_is_logged_as_dead_lettered_not_as_a_retry(
     caplog: pytest.LogCaptureFixture, clock: FakeClock
 ) -> None:
-    # Given a queue that allows two tries, and a mention whose every try fails
+    # Given a queue that allows two tries, and a mention whose both replies X refuses (503)
+    platform = PlatformDouble(photos={"u/747": b"747"})
+    platform.fail_next_reply += [TransientError("reply: HTTP 503"), TransientError("HTTP 503")]
     queue = MemoryQueue(max_receives=2, clock=clock)
-    queue.send([Request("x", "1", "42", "alice", "hi").to_json()])
-    handler: object = FailingHandler()
-    worker = Worker(queue, handler, max_receives=2, wait_s=0)  # type: ignore[arg-type]
+    queue.send([request().to_json()])
+    handler = make_handler(platform, MemoryStateStore(clock=clock), clock=clock)
+    worker = Worker(queue, handler, max_receives=2, wait_s=0, clock=clock)
     with caplog.at_level(logging.WARNING, logger="aircraftml.worker"):
         # When the worker tries it twice
         worker.run_once()
@@ -40,4 +36,4 @@ def test_the_last_failed_try_is_logged_as_dead_lettered_not_as_a_retry(
     assert "will retry in 2 s" in first
     assert "try 2 of 2 failed, dead-lettered" in caplog.text
     assert "will retry" not in caplog.text
-    assert queue.stats().dead == 1
+    assert queue.stats().dead == 1 and platform.replies == []
