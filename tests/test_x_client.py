@@ -14,6 +14,7 @@ from aircraftml.errors import (
     DuplicateContent,
     PermanentError,
     PhotoError,
+    PhotoTimedOut,
     RateLimited,
     TransientError,
 )
@@ -229,6 +230,10 @@ def test_no_httpx_exception_leaks_out_of_the_client(failure: Exception, call: st
         calls[call]()
     assert not isinstance(caught.value, httpx.HTTPError)
     assert caught.value.__cause__ is failure
+    if call == "download_photo" and isinstance(failure, httpx.TimeoutException):
+        # a photo that did not arrive in time is answered as such, not retried
+        assert isinstance(caught.value, PhotoTimedOut)
+        return
     transient = not isinstance(failure, httpx.UnsupportedProtocol | httpx.TooManyRedirects)
     assert isinstance(caught.value, TransientError) == transient
 

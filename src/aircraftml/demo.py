@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -129,10 +130,14 @@ def run_demo(
     echo: Callable[[str], object] = print,
 ) -> list[Exchange]:
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Each run starts clean: the fake X starts its post ids afresh, so a queue and state kept
+    # from the last run would take the new mentions for ones already answered.
+    var_dir = out_dir / "var"
+    shutil.rmtree(var_dir, ignore_errors=True)
     fake = FakeX(FakeXConfig(retry_delays_s=(0.5, 2.0)))
     with (
         FakeXServer(fake) as fake_server,
-        running_bot(fake, fake_server, out_dir / "var", workers) as hook_url,
+        running_bot(fake, fake_server, var_dir, workers) as hook_url,
     ):
         fake.register_webhook(hook_url)
         echo(f"fake X on {fake_server.base_url}; the bot's webhook on {hook_url} (CRC passed)")

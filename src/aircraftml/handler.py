@@ -232,8 +232,10 @@ class Handler:
             data = self._platform.download_photo(url)
             recognition = self._recognizer.recognize_bytes(data)
         except PhotoError as exc:
-            logger.warning("post %s: photo %s refused: %s", request.post_id, url, exc)
-            return PhotoOutcome(recognition=None, error=str(exc))
+            logger.warning(
+                "post %s: photo %s not read (%s): %s", request.post_id, url, type(exc).__name__, exc
+            )
+            return PhotoOutcome(recognition=None, error=str(exc), problem=type(exc))
         logger.info(
             "post %s: %d aircraft in %s (%.0f ms)",
             request.post_id,

@@ -78,6 +78,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
     "POST /2/media/metadata": (("x-rate-limit", 500, 900.0),),
     "GET /2/tweets/:id": (("x-rate-limit", 900, 900.0),),
     "GET /2/users/:id/tweets": (("x-rate-limit", 900, 900.0),),
+    "GET /2/users/me": (("x-rate-limit", 75, 900.0),),
 }
 
 __all__ = [

@@ -105,6 +105,7 @@ def routes(fake: FakeX) -> list[Route]:
             api("GET /2/users/:id/tweets", _user_posts),
             methods=["GET"],
         ),
+        Route("/2/users/me", api("GET /2/users/me", _get_me), methods=["GET"]),
         Route("/2/media/upload", api(upload, _upload), methods=["POST"]),
         Route("/2/media/upload/initialize", api(upload, _initialize), methods=["POST"]),
         Route("/2/media/upload/{id}/append", api(upload, _append), methods=["POST"]),
@@ -286,6 +287,11 @@ def _id_param(query: Any, name: str) -> int:
     if not DIGITS.match(value):
         raise invalid_request(f"The `{name}` query parameter value [{value}] is not valid")
     return int(value)
+
+
+async def _get_me(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
+    with fake.lock:
+        return 200, {"data": fake.user_by_id(call.user_id).v2()}
 
 
 def _includes(

@@ -10,7 +10,9 @@ mapped onto ``aircraftml.errors`` in :func:`map_error`, and nowhere else:
     connect errors, dropped links -> TransientError
     403 duplicate content         -> DuplicateContent
     401, other 4xx                -> PermanentError (with X's message)
-    photo outside the limits      -> PhotoError (https, media host, size, time, redirects)
+    photo outside the limits      -> PhotoRefused (https, media host, redirects),
+                                     PhotoTooLarge, PhotoTimedOut (one deadline for the whole
+                                     download, connect to last byte), PhotoUnavailable (404...)
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ from aircraftml.errors import (
     AircraftMLError,
     DuplicateContent,
     PermanentError,
-    PhotoError,
+    PhotoRefused,
+    PhotoTimedOut,
+    PhotoTooLarge,
+    PhotoUnavailable,
     RateLimited,
     TransientError,
 )
 from aircraftml.platforms.base import Post, ReplyImage
+from aircraftml.platforms.http_deadline import DeadlineTransport, within_deadline
 from aircraftml.platforms.x_auth import BearerToken, OAuth1
 from aircraftml.platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
 
@@ -172,9 +178,10 @@ class XClient:
             auth=auth,
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport,
+            transport=transport or DeadlineTransport(),
             headers={"User-Agent": "aircraftml"},
         )
+        self._timeout_s = timeout_s
         self._media_hosts = frozenset(host.lower() for host in media_hosts)
         self._photo_max_bytes = photo_max_bytes
         self._photo_timeout_s = photo_timeout_s
@@ -211,18 +218,28 @@ class XClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"fetch post {post_id}: unexpected response: {exc}") from exc
 
+    def me(self) -> tuple[str, str]:
+        """Whose credentials these are: ``(user id, handle)`` from ``GET /2/users/me``."""
+        body = self._call("GET", "/2/users/me", "check credentials")
+        data = _data(body, "check credentials")
+        return str(data["id"]), str(data.get("username", ""))
+
     def download_photo(self, url: str) -> bytes:
-        """The photo's bytes, within the host, size, time and redirect limits."""
+        """The photo's bytes, within the host, size, time and redirect limits.
+
+        ``photo_timeout_s`` bounds the whole download, every redirect, connect and byte.
+        """
         deadline = self._clock() + self._photo_timeout_s
-        for _hop in range(self._max_redirects + 1):
-            self._check_media_url(url)
-            with self._guarded(f"download photo {url}"):
-                location, data = self._fetch_photo_hop(url, deadline)
-            if location is None:
-                assert data is not None
-                return data
-            url = urllib.parse.urljoin(url, location)
-        raise PhotoError(f"photo {url}: more than {self._max_redirects} redirects")
+        with within_deadline(self._photo_timeout_s):
+            for _hop in range(self._max_redirects + 1):
+                self._check_media_url(url)
+                with self._guarded(f"download photo {url}"), self._photo_deadline(url):
+                    location, data = self._fetch_photo_hop(url, deadline)
+                if location is None:
+                    assert data is not None
+                    return data
+                url = urllib.parse.urljoin(url, location)
+        raise PhotoRefused(f"photo {url}: more than {self._max_redirects} redirects")
 
     def find_reply(self, in_reply_to_id: str) -> str | None:
         """The id of the bot's own reply to ``in_reply_to_id``, if X has one.
@@ -322,7 +339,7 @@ class XClient:
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         """One API request; errors mapped, JSON object returned."""
-        with self._guarded(what):
+        with self._guarded(what), within_deadline(self._timeout_s):
             response = self._http.request(method, path, **kwargs)
         if response.is_error:
             raise map_error(response, what)
@@ -343,47 +360,59 @@ class XClient:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise map_error(exc, what) from exc
 
+    @contextmanager
+    def _photo_deadline(self, url: str) -> Iterator[None]:
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise self._too_slow(url) from exc
+
+    def _too_slow(self, url: str) -> PhotoTimedOut:
+        return PhotoTimedOut(f"photo {url}: took more than {self._photo_timeout_s} s")
+
     def _check_media_url(self, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
         allowed_schemes = ("https", "http") if self._allow_insecure_media else ("https",)
         if parts.scheme.lower() not in allowed_schemes:
-            raise PhotoError(f"photo {url}: only https URLs are fetched")
+            raise PhotoRefused(f"photo {url}: only https URLs are fetched")
         if (parts.hostname or "").lower() not in self._media_hosts:
-            raise PhotoError(f"photo {url}: host {parts.hostname!r} is not an X media host")
+            raise PhotoRefused(f"photo {url}: host {parts.hostname!r} is not an X media host")
 
     def _fetch_photo_hop(self, url: str, deadline: float) -> tuple[str | None, bytes | None]:
         """One GET: ``(location, None)`` for a redirect, ``(None, bytes)`` for the photo."""
         remaining_s = deadline - self._clock()
         if remaining_s <= 0:
-            raise PhotoError(f"photo {url}: took more than {self._photo_timeout_s} s")
+            raise self._too_slow(url)
         with self._http.stream("GET", url, auth=None, timeout=remaining_s) as response:
             if response.is_redirect:
                 return response.headers.get("location", ""), None
             if response.status_code == 429 or response.status_code >= 500:
                 raise map_error(response, f"download photo {url}")
             if response.is_error:
-                raise PhotoError(f"photo {url}: HTTP {response.status_code}")
+                raise PhotoUnavailable(f"photo {url}: HTTP {response.status_code}")
             self._check_photo_headers(url, response.headers)
             return None, self._read_capped(url, response, deadline)
 
     def _check_photo_headers(self, url: str, headers: httpx.Headers) -> None:
         content_type = headers.get("content-type", "image/")
         if not content_type.lower().startswith("image/"):
-            raise PhotoError(f"photo {url}: not an image ({content_type})")
+            raise PhotoUnavailable(f"photo {url}: not an image ({content_type})")
         declared = _float_header(headers, "content-length")
         if declared is not None and declared > self._photo_max_bytes:
-            raise PhotoError(f"photo {url}: {int(declared)} bytes, above {self._photo_max_bytes}")
+            raise PhotoTooLarge(
+                f"photo {url}: {int(declared)} bytes, above {self._photo_max_bytes}"
+            )
 
     def _read_capped(self, url: str, response: httpx.Response, deadline: float) -> bytes:
         received = bytearray()
         for chunk in response.iter_bytes():
             received += chunk
             if len(received) > self._photo_max_bytes:
-                raise PhotoError(f"photo {url}: more than {self._photo_max_bytes} bytes")
+                raise PhotoTooLarge(f"photo {url}: more than {self._photo_max_bytes} bytes")
             if self._clock() > deadline:
-                raise PhotoError(f"photo {url}: took more than {self._photo_timeout_s} s")
+                raise self._too_slow(url)
         if not received:
-            raise PhotoError(f"photo {url}: empty")
+            raise PhotoUnavailable(f"photo {url}: empty")
         return bytes(received)
 
 
