@@ -52,6 +52,7 @@ from aircraftml.platforms.fake_x_model import (
     x_activity_envelope,
 )
 from aircraftml.platforms.x_auth import oauth1_signature, parse_oauth_header
+from aircraftml.platforms.x_fields import SERVED, LookupDialect
 from aircraftml.platforms.x_webhook import SIGNATURE_HEADER, sign_body
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,10 @@ ASGIApp = Callable[
 DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
     "POST /2/tweets": (("x-rate-limit", 100, 900.0), ("x-app-limit-24hour", 10_000, 86400.0)),
     "POST /2/media/upload": (("x-rate-limit", 500, 900.0),),
+    # The chunked endpoints have buckets of their own (X's rate-limit table).
+    "POST /2/media/upload/initialize": (("x-rate-limit", 1875, 900.0),),
+    "POST /2/media/upload/append": (("x-rate-limit", 1875, 900.0),),
+    "POST /2/media/upload/finalize": (("x-rate-limit", 1875, 900.0),),
     "POST /2/media/metadata": (("x-rate-limit", 500, 900.0),),
     "GET /2/tweets/:id": (("x-rate-limit", 900, 900.0),),
     "GET /2/users/:id/tweets": (("x-rate-limit", 900, 900.0),),
@@ -115,6 +120,9 @@ class FakeXConfig:
     retry_delays_s: tuple[float, ...] = (3.0, 33.0, 300.0)
     crc_timeout_s: float = 10.0
     max_clock_skew_s: float = 300.0
+    lookup_dialect: LookupDialect = SERVED  # the names GET /2/tweets/:id takes (x_fields)
+    media_processing_polls: int = 0  # FINALIZE answers pending; STATUS polls until it ends
+    media_processing_outcome: Literal["succeeded", "failed"] = "succeeded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ class FakeMedia:
     data: bytes = b""
     ready: bool = False
     alt_text: str | None = None
+    polls_left: int = 0  # STATUS polls before processing ends (FakeXConfig.media_processing_polls)
+    failed: bool = False
 
     @property
     def media_key(self) -> str:
@@ -172,15 +174,19 @@ def account_activity_envelope(bot_user_id: str, tweet: dict[str, Any]) -> dict[s
     return {"for_user_id": bot_user_id, "user_has_blocked": "false", "tweet_create_events": [tweet]}
 
 
-def v2_post(post: FakePost, fields: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A v2 post with the default fields plus those asked for (``tweet.fields``/expansions)."""
+def v2_post(
+    post: FakePost, fields: frozenset[str] = frozenset(), referenced_key: str = "referenced_tweets"
+) -> dict[str, Any]:
+    """A v2 post with the default fields plus those asked for (fields and expansions);
+    ``referenced_key`` names the list of referenced posts (``referenced_tweets`` as X
+    delivers, or the specification's ``referenced_posts``)."""
     data: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
     if "author_id" in fields:
         data["author_id"] = post.author_id
     if "attachments" in fields and post.media_ids:
         data["attachments"] = {"media_keys": [f"3_{m}" for m in post.media_ids]}
-    if "referenced_tweets" in fields and post.in_reply_to_id:
-        data["referenced_tweets"] = [{"type": "replied_to", "id": post.in_reply_to_id}]
+    if referenced_key in fields and post.in_reply_to_id:
+        data[referenced_key] = [{"type": "replied_to", "id": post.in_reply_to_id}]
     if "conversation_id" in fields:
         data["conversation_id"] = post.in_reply_to_id or post.id
     if "created_at" in fields:
