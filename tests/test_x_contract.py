@@ -11,15 +11,21 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from aircraftml.platforms.base import ReplyImage
-from aircraftml.platforms.fake_x import FakeX, FakeXConfig, FakeXServer
+from aircraftml.platforms.fake_x import FakeX, FakeXConfig, FakeXServer, LoopbackServer
 from aircraftml.platforms.x import XClient
-from aircraftml.platforms.x_auth import OAuth1
+from aircraftml.platforms.x_auth import BearerToken, OAuth1
 from aircraftml.platforms.x_fields import SERVED, SPEC, LookupDialect
+from aircraftml.platforms.x_webhook import crc_response
+from aircraftml.platforms.x_webhooks import XWebhookAdmin
 from openapi_check import problems
 
-CONFIG = FakeXConfig(media_processing_polls=1)
+CONFIG = FakeXConfig(media_processing_polls=1, allow_insecure_webhooks_for_testing=True)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
 
 
@@ -40,7 +46,15 @@ def credential(request: httpx.Request) -> str:
     header = request.headers.get("authorization", "")
     if header.startswith("OAuth "):
         return "UserToken"
-    return "BearerToken" if header == "Bearer app-token" else "OAuth2UserToken"
+    app_tokens = {f"Bearer {t}" for t in ("app-token", *CONFIG.app_bearer_tokens)}
+    return "BearerToken" if header in app_tokens else "OAuth2UserToken"
+
+
+def crc_app(secret: str) -> Starlette:
+    async def endpoint(request: HttpRequest) -> JSONResponse:
+        return JSONResponse(crc_response(request.query_params.get("crc_token"), secret))
+
+    return Starlette(routes=[Route("/webhooks/x", endpoint, methods=["GET"])])
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +103,34 @@ def test_every_request_the_bot_sends_is_one_the_specification_allows(server: Fak
     assert {("GET", "upload"), ("POST", "finalize"), ("POST", "metadata")} <= operations
     found = [p for r in requests for p in problems(r, credential, SERVED.renamed_to(SPEC))]
     assert found == []
+
+
+def sent_to_manage_webhooks(server: FakeXServer) -> list[httpx.Request]:
+    """What ``aircraftml x`` sends: register, list, revalidate, both kinds of subscription
+    and their removal, and the webhook's deletion."""
+    server.fake.reset()
+    server.fake.config = CONFIG
+    c, recording = CONFIG, Recording()
+    user1 = OAuth1(c.consumer_key, c.consumer_secret, c.access_token, c.access_token_secret)
+    app, user2 = BearerToken(c.app_bearer_tokens[0]), BearerToken(c.bearer_tokens[0])
+    with LoopbackServer(crc_app(c.consumer_secret)) as hook:
+        url = hook.base_url + "/webhooks/x"
+        with XWebhookAdmin(app, user1, base_url=server.base_url, transport=recording) as x:
+            webhook = x.register(url).id
+            x.webhooks(), x.revalidate(webhook), x.subscribe(webhook), x.subscribers(webhook)
+            x.unsubscribe(webhook, c.bot_user_id)
+        with XWebhookAdmin(app, user2, base_url=server.base_url, transport=recording) as x:
+            subscription = x.subscribe_mentions(webhook, c.bot_user_id)
+            x.activity_subscriptions(), x.unsubscribe_activity(subscription), x.delete(webhook)
+    return recording.requests
+
+
+def test_every_request_to_manage_webhooks_is_one_the_specification_allows(
+    server: FakeXServer,
+) -> None:
+    requests = sent_to_manage_webhooks(server)
+    assert len(requests) == 10
+    assert [p for r in requests for p in problems(r, credential)] == []
 
 
 def test_in_the_specifications_names_the_lookup_is_valid_as_it_is(server: FakeXServer) -> None:

@@ -16,10 +16,12 @@ MENTION_PATTERN = re.compile(r"(?<![\w@])@(\w{1,15})")
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 __all__ = [
+    "FakeActivitySubscription",
     "FakeMedia",
     "FakePost",
     "FakeReply",
     "FakeUser",
+    "FakeWebhook",
     "account_activity_envelope",
     "sniff_image_mime",
     "v1_tweet",
@@ -65,6 +67,40 @@ class FakePost:
     media_ids: tuple[str, ...] = ()
     in_reply_to_id: str | None = None
     created_at: str = "2026-04-01T12:00:00.000Z"
+
+
+@dataclass(slots=True)
+class FakeWebhook:
+    """A registered webhook; ``valid`` turns False on a wrong CRC answer until PUT."""
+
+    id: str
+    url: str
+    valid: bool = True
+    created_at: str = "2026-04-01T12:00:00.000Z"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "valid": self.valid, "created_at": self.created_at}
+
+
+@dataclass(frozen=True, slots=True)
+class FakeActivitySubscription:
+    """An X Activity API subscription (the fake delivers ``post.mention.create``)."""
+
+    id: str
+    event_type: str
+    user_id: str
+    webhook_id: str | None
+    tag: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.id,
+            "event_type": self.event_type,
+            "filter": {"user_id": self.user_id},
+            "tag": self.tag,
+            "webhook_id": self.webhook_id,
+            "created_at": "2026-04-01T12:00:00.000Z",
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +230,9 @@ def v2_post(
     return data
 
 
-def x_activity_envelope(bot_user_id: str, post: FakePost, author: FakeUser) -> dict[str, Any]:
+def x_activity_envelope(
+    bot_user_id: str, post: FakePost, author: FakeUser, tag: str = "aircraftml mentions"
+) -> dict[str, Any]:
     """An X Activity API ``post.mention.create`` event (its samples carry no media)."""
     fields = frozenset({"author_id", "referenced_tweets", "conversation_id", "created_at"})
     return {
@@ -202,7 +240,7 @@ def x_activity_envelope(bot_user_id: str, post: FakePost, author: FakeUser) -> d
             "event_uuid": str(uuid.uuid4()),
             "filter": {"user_id": bot_user_id},
             "event_type": "post.mention.create",
-            "tag": "aircraftml mentions",
+            "tag": tag,
             "payload": v2_post(post, fields),
             "includes": {"users": [author.v2()]},
         }

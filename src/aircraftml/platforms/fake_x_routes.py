@@ -569,7 +569,7 @@ async def _admin_mention(fake: FakeX, request: Request) -> Response:
             str(body["text"]),
             _photos(body),
             body.get("in_reply_to"),
-            body.get("envelope", "account_activity"),
+            body.get("envelope"),
         )
     except (KeyError, ValueError, RuntimeError) as exc:
         return JSONResponse({"error": str(exc)}, 400)
