@@ -64,5 +64,8 @@ def test_registered_and_subscribed_through_xs_endpoints_a_mention_is_answered(
         wait_for(lambda: replies_to(fake_x, str(delivery.post_id)), 60, "the reply")
         [reply] = replies_to(fake_x, str(delivery.post_id))
         assert reply.text.startswith("@alice I see one aircraft")
+        # And once the webhook is deleted, nothing more is delivered
+        x_command(base_url, fake_x, "delete-webhook", webhook_id)
+        assert "no webhook registered" in x_command(base_url, fake_x, "webhooks")
     finally:
         bot.stop()

@@ -6,6 +6,7 @@
     aircraftml x subscribe WEBHOOK_ID                 # Account Activity (OAuth 1.0a user)
     aircraftml x subscribe --activity WEBHOOK_ID      # X Activity mentions (OAuth 2.0 user)
     aircraftml x unsubscribe WEBHOOK_ID               # or --activity SUBSCRIPTION_ID
+    aircraftml x delete-webhook WEBHOOK_ID
 
 The webhook endpoints take only the app-only bearer token (``AIRCRAFTML_X_BEARER_TOKEN``),
 kept apart from the bot's user tokens: ``AIRCRAFTML_X_CONSUMER_KEY``... (OAuth 1.0a) for an
@@ -83,6 +84,16 @@ def revalidate(webhook_id: str, x_bearer_token: str, x_api_base_url: str) -> Non
     click.echo(f"webhook {webhook_id}: {'valid' if valid else 'still invalid'}")
     if not valid:
         raise SystemExit(1)
+
+
+@x.command("delete-webhook")
+@click.argument("webhook_id")
+@_app_options
+def delete_webhook(webhook_id: str, x_bearer_token: str, x_api_base_url: str) -> None:
+    """Delete the webhook at X (its subscriptions go with it)."""
+    with _admin(x_bearer_token, x_api_base_url) as admin:
+        _run(lambda: admin.delete(webhook_id))
+    click.echo(f"webhook {webhook_id} deleted")
 
 
 def _user_options(command: Callable[..., Any]) -> Callable[..., Any]:
