@@ -12,7 +12,7 @@ import pytest
 
 from aircraftml.errors import PermanentError
 from aircraftml.platforms.base import ReplyImage
-from aircraftml.platforms.fake_x import FakeX, FakeXConfig, FakeXServer
+from aircraftml.platforms.fake_x import NOT_SUMMONED_DETAIL, FakeX, FakeXConfig, FakeXServer
 from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_fields import SERVED, SPEC
@@ -226,3 +226,38 @@ def test_the_chunked_endpoints_count_against_their_own_limits(
         "1875",
         "1874",
     )
+
+
+# --- who may be answered; what the alt text call answers ---------------------------------
+
+
+def test_a_reply_to_a_post_quoting_the_bot_is_allowed(fake: FakeX, server: FakeXServer) -> None:
+    # Given alice quoting one of the bot's posts without mentioning it
+    bots_post = fake.create_post(CONFIG.bot_handle, "I saw an A380")
+    quote = fake.create_post("alice", "look at this", quote_of=bots_post)
+    with XClient(oauth(), base_url=server.base_url) as x:
+        x.post_reply(quote, "Thanks!", [])
+    assert [r.in_reply_to_id for r in fake.replies] == [quote]
+
+
+def test_a_reply_to_a_post_quoting_someone_else_is_refused_in_xs_words(
+    fake: FakeX, server: FakeXServer
+) -> None:
+    quote = fake.create_post("alice", "look", quote_of=fake.create_post("bob", "a jet"))
+    with XClient(oauth(), base_url=server.base_url) as x, pytest.raises(PermanentError) as refused:
+        x.post_reply(quote, "Thanks!", [])
+    assert NOT_SUMMONED_DETAIL in str(refused.value)
+    assert NOT_SUMMONED_DETAIL.startswith("Reply to this conversation is not allowed")
+
+
+def test_setting_alt_text_answers_the_metadata_as_an_object(
+    fake: FakeX, server: FakeXServer
+) -> None:
+    with XClient(oauth(), base_url=server.base_url) as x:
+        media_id = x.upload_image(JPEG, "image/jpeg")
+    payload = {"id": media_id, "metadata": {"alt_text": {"text": "a jet"}}}
+    with http(server) as client:
+        answer = client.post("/2/media/metadata", json=payload).json()
+    assert answer == {
+        "data": {"id": media_id, "associated_metadata": {"alt_text": {"text": "a jet"}}}
+    }

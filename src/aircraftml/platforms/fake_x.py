@@ -60,9 +60,10 @@ from aircraftml.platforms.x_webhook import SIGNATURE_HEADER, sign_body
 logger = logging.getLogger(__name__)
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+# X's words for a reply where the author did not summon the bot (as X answers in 2026).
 NOT_SUMMONED_DETAIL = (
-    "Reply to this post is not allowed because you have not been mentioned or otherwise "
-    "engaged by the author of the post you are replying to."
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
 )
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT_CHARS = 1000
@@ -313,16 +314,19 @@ class FakeX:
         text: str,
         photos: Sequence[bytes] = (),
         in_reply_to: str | None = None,
+        quote_of: str | None = None,
     ) -> str:
-        """A post by a user (no delivery), e.g. the photo a later mention replies to."""
+        """A post by a user (no delivery), e.g. the photo a later mention replies to;
+        ``quote_of`` makes it a quote post of that post."""
         if len(photos) > 4:
             raise ValueError("a post has at most 4 photos")
         author = self.user(author_handle)
         with self._lock:
-            if in_reply_to is not None and in_reply_to not in self._state.posts:
-                raise KeyError(f"no post {in_reply_to}")
+            for ref in (in_reply_to, quote_of):
+                if ref is not None and ref not in self._state.posts:
+                    raise KeyError(f"no post {ref}")
             media_ids = tuple(self._store_photo(author.id, data) for data in photos)
-            post = FakePost(self.next_id(), author.id, text, media_ids, in_reply_to)
+            post = FakePost(self.next_id(), author.id, text, media_ids, in_reply_to, quote_of)
             self._state.posts[post.id] = post
         return post.id
 

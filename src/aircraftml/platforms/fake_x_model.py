@@ -66,6 +66,7 @@ class FakePost:
     text: str
     media_ids: tuple[str, ...] = ()
     in_reply_to_id: str | None = None
+    quoted_id: str | None = None
     created_at: str = "2026-04-01T12:00:00.000Z"
 
 
@@ -195,7 +196,8 @@ def v1_tweet(
         "id_str": post.id,
         "user": {"id": int(author.id), "id_str": author.id, "screen_name": author.handle},
         "in_reply_to_status_id_str": post.in_reply_to_id,
-        "is_quote_status": False,
+        "is_quote_status": post.quoted_id is not None,
+        **({"quoted_status_id_str": post.quoted_id} if post.quoted_id else {}),
         "retweeted": False,
     }
     if len(full_text) > 140:
@@ -221,8 +223,10 @@ def v2_post(
         data["author_id"] = post.author_id
     if "attachments" in fields and post.media_ids:
         data["attachments"] = {"media_keys": [f"3_{m}" for m in post.media_ids]}
-    if referenced_key in fields and post.in_reply_to_id:
-        data[referenced_key] = [{"type": "replied_to", "id": post.in_reply_to_id}]
+    references = [{"type": "replied_to", "id": post.in_reply_to_id}] if post.in_reply_to_id else []
+    references += [{"type": "quoted", "id": post.quoted_id}] if post.quoted_id else []
+    if referenced_key in fields and references:
+        data[referenced_key] = references
     if "conversation_id" in fields:
         data["conversation_id"] = post.in_reply_to_id or post.id
     if "created_at" in fields:

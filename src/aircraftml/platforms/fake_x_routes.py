@@ -178,7 +178,7 @@ def _new_post(
         parent = state.posts.get(parent_id)
         if parent is None:
             raise invalid_request(f"Could not find tweet with in_reply_to_tweet_id: [{parent_id}].")
-        if parent.author_id != user_id and not _mentions_bot(fake, parent.text):
+        if not _summoned(fake, parent, user_id):
             raise forbidden(NOT_SUMMONED_DETAIL)
     for media_id in media_ids:
         media = state.media.get(media_id)
@@ -190,6 +190,15 @@ def _new_post(
         attached = tuple(state.media[m] for m in media_ids)
         state.replies.append(FakeReply(post.id, parent_id, text, attached))
     return post
+
+
+def _summoned(fake: FakeX, parent: FakePost, user_id: str) -> bool:
+    """X's rule since 2026-02-23: reply only to your own posts, or where the author
+    mentioned you or quoted one of your posts."""
+    if parent.author_id == user_id or _mentions_bot(fake, parent.text):
+        return True
+    quoted = fake.state.posts.get(parent.quoted_id or "")
+    return quoted is not None and quoted.author_id == user_id
 
 
 def _mentions_bot(fake: FakeX, text: str) -> bool:
@@ -486,7 +495,9 @@ async def _metadata(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
         if media is None or media.owner_id != call.user_id:
             raise invalid_request("Your media ID is invalid.")
         media.alt_text = alt["text"]
-    return 200, {"data": {"id": media.id, "associated_metadata": True}}
+    return 200, {
+        "data": {"id": media.id, "associated_metadata": {"alt_text": {"text": alt["text"]}}}
+    }
 
 
 def _own_media(fake: FakeX, call: _Call) -> FakeMedia:
