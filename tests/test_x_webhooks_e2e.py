@@ -55,7 +55,9 @@ def test_registered_and_subscribed_through_xs_endpoints_a_mention_is_answered(
         assert match is not None, registered
         webhook_id = match.group(1)
         x_command(base_url, fake_x, "subscribe", "--activity", webhook_id)
-        assert f"{webhook_id}  {bot.webhook_url}  valid" in x_command(base_url, fake_x, "webhooks")
+        listing = x_command(base_url, fake_x, "webhooks")
+        assert f"{webhook_id}  {bot.webhook_url}  valid" in listing
+        assert f"post.mention.create of {fake_x.config.bot_user_id} -> {webhook_id}" in listing
         # When alice mentions the bot with a photo
         delivery = fake_x.mention("alice", "what is this?", photos=[airliner_photo()])
         # Then X delivers it as an X Activity event, and the bot answers it

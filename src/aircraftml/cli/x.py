@@ -70,8 +70,13 @@ def webhooks(x_bearer_token: str, x_api_base_url: str) -> None:
             users = _run(functools.partial(admin.subscribers, hook.id))
             state = "valid" if hook.valid else "INVALID (run: aircraftml x revalidate ID)"
             click.echo(f"{hook.id}  {hook.url}  {state}  subscribed: {', '.join(users) or '-'}")
-    if not found:
-        click.echo("no webhook registered")
+        if not found:
+            click.echo("no webhook registered")
+            return
+        for sub in _run(admin.activity_subscriptions):
+            click.echo(
+                f"  X Activity {sub.id}: {sub.event_type} of {sub.user_id} -> {sub.webhook_id}"
+            )
 
 
 @x.command("revalidate")

@@ -290,6 +290,7 @@ class FakeX:
             "AIRCRAFTML_X_API_BASE_URL": base_url,
             "AIRCRAFTML_X_MEDIA_HOSTS": httpx.URL(base_url).host,
             "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+            "AIRCRAFTML_X_BEARER_TOKEN": config.app_bearer_tokens[0],  # for `aircraftml x`
         }
 
     def set_public_base_url(self, url: str) -> None:
