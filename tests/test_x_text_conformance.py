@@ -40,3 +40,17 @@ def test_the_transcription_matches_the_suites_own_ranges() -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_weighted_length_is_twitter_texts(case: dict[str, Any]) -> None:
     assert weighted_length(case["text"]) == case["weightedLength"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("visit example.com.", 6 + 23 + 1),
+        ("(see http://x.com)", 5 + 23 + 1),
+        ("go to https://x.com/a.", 6 + 23 + 1),
+        ("Boeing 737-800 (93%).", 21),
+        ("an A320.", 8),
+    ],
+)
+def test_punctuation_after_a_url_is_counted_apart_from_it(text: str, expected: int) -> None:
+    assert weighted_length(text) == expected

@@ -27,10 +27,12 @@ DEFAULT_WEIGHT = 200
 URL_LENGTH = 23
 LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 
+_TRAILING = r"[.,!?:;'\")\]]"  # punctuation after a URL, not part of it
 _NOT_IN_URL = "\\s\u202a-\u202e\u2066-\u2069\ufffe\uffff"
 _URL = re.compile(
     rf"(?<![\w@.\-/])(?P<scheme>https?://)?(?P<host>[^{_NOT_IN_URL}/:?#]+?)"
-    rf"(?P<port>:\d{{1,5}})?(?P<path>[/?#][^{_NOT_IN_URL}]*)?(?=[{_NOT_IN_URL}]|$)",
+    rf"(?P<port>:\d{{1,5}})?(?P<path>[/?#][^{_NOT_IN_URL}]*)?"
+    rf"(?={_TRAILING}*(?:[{_NOT_IN_URL}]|$))",
     re.IGNORECASE,
 )
 _URL_END = re.compile(r"[^\w/=#+\-)]+$")  # trailing punctuation is not part of a URL
