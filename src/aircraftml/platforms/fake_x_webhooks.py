@@ -11,6 +11,7 @@ import base64
 import json
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.concurrency import run_in_threadpool
@@ -25,12 +26,20 @@ if TYPE_CHECKING:
     from aircraftml.platforms.fake_x import FakeX
 
 Auth = Literal["app", "user", "any"]
-Handler = Callable[["FakeX", Request, bytes, "str | None"], Awaitable[tuple[int, dict[str, Any]]]]
+Handler = Callable[["FakeX", Request, bytes, "Caller"], Awaitable[tuple[int, dict[str, Any]]]]
 PRIVATE_EVENTS = frozenset({"post.mention.create"})
 ACTIVITY_PROPERTIES = frozenset({"event_type", "filter", "tag", "webhook_id"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 __all__ = ["routes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent the request: ``app`` (app-only token), ``oauth1`` or ``oauth2`` (a user)."""
+
+    kind: str
+    user_id: str | None = None
 
 
 def routes(fake: FakeX) -> list[Route]:
@@ -60,15 +69,14 @@ def routes(fake: FakeX) -> list[Route]:
 async def _serve(fake: FakeX, auth: Auth, handler: Handler, request: Request) -> Response:
     try:
         body = await request.body()
-        user_id: str | None = None
         if auth == "app":
             fake.authenticate_app(request, body)
+            caller = Caller("app")
         elif auth == "user":
-            user_id = fake.authenticate(request, body)
+            caller = Caller("user", fake.authenticate(request, body))
         else:
-            kind, user_id = fake.caller(request, body)
-            user_id = f"{kind}:{user_id}"
-        status, answer = await handler(fake, request, body, user_id)
+            caller = Caller(*fake.caller(request, body))
+        status, answer = await handler(fake, request, body, caller)
     except XProblem as problem:
         return JSONResponse(problem.body, problem.status, headers=problem.headers)
     return JSONResponse(answer, status)
@@ -120,7 +128,7 @@ def check_webhook_url(url: str, allow_loopback_http: bool) -> None:
 
 
 async def _create_webhook(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     payload = _json_object(body)
     unknown = set(payload) - {"url"}
@@ -136,7 +144,7 @@ async def _create_webhook(
 
 
 async def _list_webhooks(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     unknown = set(request.query_params) - {"webhook_config.fields"}
     if unknown:
@@ -146,7 +154,7 @@ async def _list_webhooks(
 
 
 async def _validate_webhook(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         hook = _webhook(fake, request)
@@ -155,7 +163,7 @@ async def _validate_webhook(
 
 
 async def _delete_webhook(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         hook = _webhook(fake, request)
@@ -170,11 +178,11 @@ async def _delete_webhook(
 
 
 async def _subscribe(
-    fake: FakeX, request: Request, body: bytes, user_id: str | None
+    fake: FakeX, request: Request, body: bytes, caller: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         hook = _webhook(fake, request)
-        key = (hook.id, str(user_id))
+        key = (hook.id, str(caller.user_id))
         if key in fake.state.account_activity:
             raise _refusal("DuplicateSubscriptionFailed", "This user is already subscribed.")
         fake.state.account_activity.add(key)
@@ -182,16 +190,16 @@ async def _subscribe(
 
 
 async def _is_subscribed(
-    fake: FakeX, request: Request, body: bytes, user_id: str | None
+    fake: FakeX, request: Request, body: bytes, caller: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         hook = _webhook(fake, request)
-        subscribed = (hook.id, str(user_id)) in fake.state.account_activity
+        subscribed = (hook.id, str(caller.user_id)) in fake.state.account_activity
     return 200, {"data": {"subscribed": subscribed}}
 
 
 async def _subscribers(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         hook = _webhook(fake, request)
@@ -206,7 +214,7 @@ async def _subscribers(
 
 
 async def _unsubscribe(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         hook = _webhook(fake, request)
@@ -221,7 +229,7 @@ async def _unsubscribe(
 
 
 async def _create_activity(
-    fake: FakeX, request: Request, body: bytes, caller: str | None
+    fake: FakeX, request: Request, body: bytes, caller: Caller
 ) -> tuple[int, dict[str, Any]]:
     payload = _json_object(body)
     if set(payload) - ACTIVITY_PROPERTIES or not {"event_type", "filter"} <= set(payload):
@@ -231,7 +239,7 @@ async def _create_activity(
         raise _refusal(
             "InvalidRequest", f"{event_type!r} is valid on X; the fake delivers mentions"
         )
-    if caller != f"oauth2:{user_id}":
+    if caller.kind != "oauth2" or caller.user_id != user_id:
         raise forbidden(
             f"{event_type} is a private event: subscribe with the OAuth 2.0 user token of "
             f"user {user_id}, who authorised this app"
@@ -248,7 +256,7 @@ async def _create_activity(
 
 
 async def _list_activity(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     with fake.lock:
         subs = [sub.to_json() for sub in fake.state.activity.values()]
@@ -256,7 +264,7 @@ async def _list_activity(
 
 
 async def _delete_activity(
-    fake: FakeX, request: Request, body: bytes, _: str | None
+    fake: FakeX, request: Request, body: bytes, _: Caller
 ) -> tuple[int, dict[str, Any]]:
     ids = [i for i in (request.query_params.get("ids") or "").split(",") if i]
     with fake.lock:
