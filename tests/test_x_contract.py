@@ -82,6 +82,7 @@ def sent_by_the_bot(server: FakeXServer, dialect: LookupDialect) -> list[httpx.R
         chunked_upload_above_bytes=4096,
         chunk_bytes=4096,
         sleep=lambda s: None,
+        bot_user_id=c.bot_user_id,
         media_hosts=("127.0.0.1",),
         allow_insecure_media_for_testing=True,
     ) as x:
@@ -91,7 +92,8 @@ def sent_by_the_bot(server: FakeXServer, dialect: LookupDialect) -> list[httpx.R
             ReplyImage(JPEG, "image/jpeg", "a jet"),
             ReplyImage(JPEG[:3000], "image/jpeg", ""),
         ]
-        x.post_reply(mention, "It is a jet.", images)
+        reply = x.post_reply(mention, "It is a jet.", images)
+        assert x.find_reply(mention) == reply
     return [r for r in recording.requests if r.url.path.startswith("/2/")]
 
 
@@ -100,7 +102,12 @@ def test_every_request_the_bot_sends_is_one_the_specification_allows(server: Fak
     requests = sent_by_the_bot(server, SERVED)
     # Then each of its requests, renamed, is valid under the pinned specification
     operations = {(r.method, r.url.path.split("/")[-1]) for r in requests}
-    assert {("GET", "upload"), ("POST", "finalize"), ("POST", "metadata")} <= operations
+    assert {
+        ("GET", "upload"),
+        ("POST", "finalize"),
+        ("POST", "metadata"),
+        ("GET", "tweets"),
+    } <= operations
     found = [p for r in requests for p in problems(r, credential, SERVED.renamed_to(SPEC))]
     assert found == []
 

@@ -722,11 +722,13 @@ class _FaultMiddleware:
             return
         method, path = scope["method"], scope["path"]
         fault = self._fake._next_fault(method, path)
-        status_seen = [0]
+        logged = [False]
 
         async def logging_send(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status_seen[0] = message["status"]
+            # Logged before the answer leaves, so a client that has it finds it in the log.
+            if message["type"] == "http.response.start" and not logged[0]:
+                logged[0] = True
+                self._fake._log(method, path, message["status"])
             await send(message)
 
         try:
@@ -737,7 +739,8 @@ class _FaultMiddleware:
                 await asyncio.sleep(fault.delay_s)
             await self._app(scope, receive, logging_send)
         finally:
-            self._fake._log(method, path, status_seen[0])
+            if not logged[0]:  # no answer at all
+                self._fake._log(method, path, 0)
 
 
 async def _apply_fault(fault: _Fault, now: float, send: Callable[[Any], Awaitable[None]]) -> None:

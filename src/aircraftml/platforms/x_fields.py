@@ -67,10 +67,8 @@ class LookupDialect:
         }
 
     def references_params(self) -> dict[str, str]:
-        """What makes a timeline's posts list the posts they reply to: the field where X
-        serves one (``tweet.fields=referenced_tweets``), else the expansion."""
-        if self.referenced_key in self.allowed_post_fields:
-            return {self.post_fields: self.referenced_key}
+        """What makes a timeline's posts list the posts they reply to: the expansion, which
+        both namings have (the specification has no ``referenced_*`` field to ask for)."""
         return {"expansions": self.referenced_expansion}
 
     @property
