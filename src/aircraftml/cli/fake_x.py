@@ -73,6 +73,7 @@ def fake_x(
         bot_user_id=bot_user_id,
         bot_handle=bot_handle,
         retry_delays_s=_delays(retry_delays),
+        allow_insecure_webhooks_for_testing=True,  # the bot listens on loopback http
     )
     fake = FakeX(config)
     with FakeXServer(fake, host=host, port=port) as server:
@@ -117,5 +118,9 @@ def _print_usage(base_url: str, config: FakeXConfig) -> None:
     )
     click.echo(f'  post:       POST {base_url}/_fake/posts {{"author_handle", "text", ...}}')
     click.echo(f'  faults:     POST {base_url}/_fake/faults {{"path", "kind", "count", "delay_s"}}')
-    click.echo(f'  webhook:    POST {base_url}/_fake/webhook {{"url"}}')
+    click.echo(f'  webhook:    POST {base_url}/_fake/webhook {{"url"}}  (registers and subscribes)')
+    click.echo(
+        f"  or as on X: AIRCRAFTML_X_API_BASE_URL={base_url} "
+        f"AIRCRAFTML_X_BEARER_TOKEN={config.app_bearer_tokens[0]} aircraftml x register-webhook URL"
+    )
     click.echo(f"  photos are served from {base_url}/media/<media_key>.jpg")
