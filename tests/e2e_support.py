@@ -4,6 +4,7 @@ and AIRCRAFTML_* settings on either backend."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -196,3 +197,28 @@ def sqs_bot(
     finally:
         bot.stop()
         queue.close()
+
+
+def worker_pids(serve_pid: int) -> set[int]:
+    """The worker processes that ``aircraftml serve`` (``serve_pid``) has started."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{serve_pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children.update(int(p) for p in (task / "children").read_text().split())
+    return {p for p in children if b"spawn_main" in _cmdline(p)}
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -106,7 +106,7 @@ def request(post_id: str = "p1", photos: tuple[str, ...] = ("u/747",), **extra: 
         platform="x",
         post_id=post_id,
         author_id=extra.get("author_id", "42"),
-        author_handle="alice",
+        author_handle=extra.get("author_handle", "alice"),
         text="@planebot?",
         photo_urls=photos,
         in_reply_to_id=extra.get("in_reply_to_id"),
@@ -301,6 +301,18 @@ def test_a_reply_without_a_photo_uses_the_parent_posts_photos(
     platform.posts["parent"] = Post("parent", "7", "bob", "look!", ("u/747",))
     make_handler(platform, state).handle(request("p2", photos=()))
     assert "Boeing 747" in platform.replies[0].text
+
+
+def test_a_mention_whose_author_the_delivery_did_not_name_is_looked_up(
+    platform: PlatformDouble, state: MemoryStateStore
+) -> None:
+    # Given an X Activity mention without includes: no handle, no photos
+    platform.posts["p1"] = Post("p1", "42", "bob", "@planebot?", photo_urls=("u/747",))
+    # When handled
+    handled = make_handler(platform, state).handle(request(photos=(), author_handle=""))
+    # Then the lookup names the author and finds the photo, and the reply addresses them
+    assert handled.outcome is Outcome.REPLIED
+    assert platform.replies[0].text.startswith("@bob I see one aircraft")
 
 
 def test_no_photo_anywhere_gets_help_at_most_once_per_hour(

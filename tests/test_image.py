@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from aircraftml.errors import PhotoError
+from aircraftml.errors import PhotoError, PhotoTooLarge
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, decode_photo
 
 
@@ -87,6 +89,96 @@ def test_large_png_under_the_declared_limit_but_over_the_decoded_limit_is_refuse
     # Given a 7,000 x 7,000 PNG: PNG cannot be decoded at reduced size, so it would cost 147 MB
     with pytest.raises(PhotoError, match="megapixel limit for PNG"):
         decode_photo(_bomb_png(7_000))
+
+
+def _rgba_png(width: int, height: int) -> bytes:
+    """A valid, blank RGBA PNG of any size, compressed as it is written (a few MB at most)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    row = b"\x00" * (1 + 4 * width)
+    compressor = zlib.compressobj(1)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+_MEASURE_DECODE = """
+import resource, sys
+from aircraftml.vision.image import decode_photo
+data = sys.stdin.buffer.read()
+before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    outcome = "x".join(map(str, decode_photo(data).image.size))
+except Exception as exc:
+    outcome = type(exc).__name__
+peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) // 1024
+print(outcome, peak_mb)
+"""
+
+
+def _decode_in_a_fresh_process(data: bytes) -> tuple[str, int]:
+    """What decoding ``data`` gives, and how many MB it added to the peak memory."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE_DECODE], input=data, capture_output=True, check=True
+    )
+    outcome, peak_mb = done.stdout.decode().split()
+    return outcome, int(peak_mb)
+
+
+def test_a_png_over_the_pixel_limit_is_refused_before_any_pixel_is_decoded() -> None:
+    # Given a valid 12,000 x 12,000 RGBA PNG of 2.5 MB (576 MB once decoded)
+    bomb = _rgba_png(12_000, 12_000)
+    # When decoded / Then it is refused as too large, having cost almost no memory
+    outcome, peak_mb = _decode_in_a_fresh_process(bomb)
+    assert outcome == "PhotoTooLarge"
+    assert peak_mb < 40  # it cost +552 MB when EXIF was read before the pixel check
+
+
+def test_a_large_rgba_photo_is_reduced_before_it_is_converted() -> None:
+    # Given a 39 MP RGBA PNG (156 MB of decoded pixels)
+    photo = _rgba_png(7_200, 5_400)
+    # When decoded / Then it comes out reduced to the working size
+    outcome, peak_mb = _decode_in_a_fresh_process(photo)
+    assert outcome == "800x600"
+    # And the decode held little more than its decoded pixels (it peaked at +744 MB)
+    assert peak_mb < 250
+
+
+def _with_declared_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with its frame header (SOF0 or SOF2) declaring ``width`` x ``height``."""
+    start = max(jpeg.find(b"\xff\xc0"), jpeg.find(b"\xff\xc2"))
+    size = struct.pack(">HH", height, width)
+    return jpeg[: start + 5] + size + jpeg[start + 9 :]
+
+
+def test_a_huge_progressive_jpeg_is_refused_before_decoding() -> None:
+    # Given a progressive JPEG declaring 10,000 x 10,000 pixels (a real one of 587 KB cost
+    # +295 MB to decode, even at 1/8 scale), and a baseline one declaring the same
+    small = Image.new("RGB", (16, 16), (120, 160, 220))
+    progressive = _encode(small, "JPEG", progressive=True)
+    baseline = _encode(small, "JPEG")
+    # When decoded / Then the progressive one is refused on its header
+    with pytest.raises(PhotoTooLarge, match="progressive JPEG of 10000x10000"):
+        decode_photo(_with_declared_size(progressive, 10_000, 10_000))
+    # And the baseline one is not refused for its size: it decodes at 1/8 scale
+    photo = decode_photo(_with_declared_size(baseline, 10_000, 10_000))
+    assert (photo.width, photo.image.width) == (10_000, 1_250)
+
+
+def test_a_reduced_png_keeps_the_full_size_and_its_scale() -> None:
+    # Given a 2,400 x 1,600 PNG with a red square in its top-left corner
+    image = Image.new("RGB", (2_400, 1_600), (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, 600, 600))
+    # When decoded with the default working size
+    photo = decode_photo(_encode(image, "PNG"))
+    # Then it is reduced 3x, knows its full size, and the square is where it was
+    assert photo.image.size == (800, 534) and (photo.width, photo.height) == (2_400, 1_600)
+    assert photo.scale == pytest.approx(1 / 3)
+    assert photo.image.getpixel((190, 190)) == (255, 0, 0)
+    assert photo.image.getpixel((210, 210)) == (0, 0, 255)
 
 
 def test_animated_gif_uses_the_first_frame() -> None:

@@ -394,3 +394,20 @@ def test_invalid_arguments_are_refused(make_queue: MakeQueue) -> None:
         make_queue(max_receives=0)
     with pytest.raises(ValueError, match="max_messages"):
         make_queue().receive(max_messages=0)
+
+
+def test_stats_tell_the_oldest_messages_age(queue: RequestQueue, clock: FakeClock) -> None:
+    # Given an empty queue / Then it has no oldest message
+    assert queue.stats().oldest_age_s is None
+    # When a message is sent, then another 30 s later, and 10 s pass
+    queue.send(["first"])
+    clock.advance(30)
+    queue.send(["second"])
+    clock.advance(10)
+    age_s = queue.stats().oldest_age_s
+    if age_s is None:
+        pytest.skip("this backend cannot tell the age of its oldest message (SQS)")
+    # Then the oldest is 40 s old, in flight or not
+    assert age_s == pytest.approx(40)
+    queue.receive()
+    assert queue.stats().oldest_age_s == pytest.approx(40)

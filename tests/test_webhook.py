@@ -4,12 +4,14 @@ nothing queued, and answers 200 only once every mention in a delivery is queued.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from aircraftml._throttled_log import ThrottledLog
 from aircraftml.domain import Request
 from aircraftml.platforms.x_webhook import sign_body
 from aircraftml.queue.memory import MemoryQueue
@@ -161,6 +163,49 @@ def test_signed_but_malformed_json_is_a_400(hook: Harness) -> None:
     assert hook.post(b'{"tweet_create_events": [').status_code == 400
     assert hook.post(b"[1, 2, 3]").status_code == 400
     assert hook.queued() == []
+
+
+def test_signed_json_nested_too_deeply_is_a_400_not_a_crash() -> None:
+    # Given a signed body of 100,000 nested arrays (deeper than Python's recursion limit)
+    hook = Harness(max_body_bytes=1_000_000)
+    body = b"[" * 100_000 + b"]" * 100_000
+    # Then it is refused as a bad request, nothing queued
+    answer = hook.post(body)
+    assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"]
+    assert hook.queued() == []
+
+
+def test_refusals_are_logged_with_status_and_reason(
+    hook: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps(mention_event()).encode()
+    with caplog.at_level(logging.WARNING, logger="aircraftml.webhook"):
+        hook.post(body, **{"content-type": "text/plain"})
+        hook.post(b"not json")
+        hook.post(body, signature="sha256=forged")
+    for status in ("415", "400", "401"):
+        assert f"refused with {status}" in caplog.text
+
+
+def test_a_flood_of_refusals_is_logged_once_with_a_count() -> None:
+    # Given a log that allows one line per kind every 10 s, on a clock the test moves
+    now = [0.0]
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("test.throttled")
+    logger.addHandler(Collect())
+    log = ThrottledLog(logger, interval_s=10, clock=lambda: now[0])
+    # When 1,000 refusals of one kind arrive within a second, and one more 10 s later
+    for _ in range(1000):
+        log.warning("400", "refused %s", "x")
+    now[0] = 10.0
+    log.warning("400", "refused %s", "y")
+    # Then two lines were written, the second counting those left out
+    assert records == ["refused x", "refused y (and 999 more like it in the last 10 s)"]
 
 
 def test_non_json_content_type_is_a_415(hook: Harness) -> None:

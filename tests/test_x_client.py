@@ -14,6 +14,7 @@ from aircraftml.errors import (
     DuplicateContent,
     PermanentError,
     PhotoError,
+    PhotoTimedOut,
     RateLimited,
     TransientError,
 )
@@ -229,6 +230,10 @@ def test_no_httpx_exception_leaks_out_of_the_client(failure: Exception, call: st
         calls[call]()
     assert not isinstance(caught.value, httpx.HTTPError)
     assert caught.value.__cause__ is failure
+    if call == "download_photo" and isinstance(failure, httpx.TimeoutException):
+        # a photo that did not arrive in time is answered as such, not retried
+        assert isinstance(caught.value, PhotoTimedOut)
+        return
     transient = not isinstance(failure, httpx.UnsupportedProtocol | httpx.TooManyRedirects)
     assert isinstance(caught.value, TransientError) == transient
 
@@ -380,14 +385,42 @@ def test_fetch_post_asks_for_media_and_reads_photos_author_and_parent() -> None:
 
     post = client(handler).fetch_post("1850")
     assert dict(seen[0].url.params) == {
-        "expansions": "attachments.media_keys,author_id",
+        "expansions": "attachments.media_keys,author_id,referenced_tweets.id",
         "media.fields": "url,type,alt_text",
-        "tweet.fields": "referenced_tweets,conversation_id",
+        "tweet.fields": "conversation_id,note_tweet",
         "user.fields": "username",
     }
     assert (post.id, post.author_id, post.author_handle) == ("1850", "2001", "alice")
     assert post.photo_urls == ("https://pbs.twimg.com/media/A.jpg?format=jpg&name=large",)
     assert post.in_reply_to_id == "9"
+
+
+def refusing(names: str) -> Handler:
+    """X answering 400 to any lookup whose query uses ``names``' parameter, else a post."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if names in request.url.params:
+            message = f"The query parameter [{names}] is not one of [id,expansions]"
+            return x_json(400, {"errors": [{"message": message}], "title": "Invalid Request"})
+        post = {"id": "5", "text": "hi", "author_id": "7", "note_post": {"text": "long hi"}}
+        return x_json(200, {"data": post, "includes": {"users": [{"id": "7", "username": "u"}]}})
+
+    return handler
+
+
+def test_a_lookup_refused_in_one_dialect_is_retried_in_the_other_and_remembered() -> None:
+    seen: list[httpx.Request] = []
+    refuse = refusing("tweet.fields")
+    x = client(lambda r: seen.append(r) or refuse(r))
+    assert x.fetch_post("5").text == "long hi"
+    assert x.fetch_post("5").author_handle == "u"
+    assert [("post.fields" in r.url.params) for r in seen] == [False, True, True]
+
+
+def test_a_400_that_names_none_of_the_dialects_names_is_permanent() -> None:
+    body = {"errors": [{"message": "The `id` query parameter value [x] is not valid"}]}
+    with pytest.raises(PermanentError, match="is not valid"):
+        client(lambda r: x_json(400, body)).fetch_post("5")
 
 
 def test_fetch_post_of_a_missing_post_is_permanent() -> None:

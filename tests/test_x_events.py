@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ BOT_ID = "1000"
 BOT = "aircraftml"
 NOW_S = 1_775_000_000.0
 SUFFIX = "?format=jpg&name=large"
+DATA = Path(__file__).parent / "data" / "x"
 
 
 def photo(key: str, kind: str = "photo") -> dict[str, Any]:
@@ -364,9 +368,59 @@ def test_an_activity_event_for_another_user_is_dropped() -> None:
 
 
 def test_a_malformed_activity_event_is_skipped_and_the_others_kept() -> None:
-    broken = activity_event(post_id="1")
-    broken["includes"]["users"] = []  # the author cannot be named
+    no_author = activity_event(post_id="1")
+    del no_author["payload"]["author_id"]
     no_payload = copy.deepcopy(activity_event(post_id="2"))
     del no_payload["payload"]
     good = activity_event(post_id="3")
-    assert [r.post_id for r in parse({"data": [broken, no_payload, good]})] == ["3"]
+    assert [r.post_id for r in parse({"data": [no_author, no_payload, good]})] == ["3"]
+
+
+# --- X's own sample payload (tests/data/x/post_mention_create.json) ----------------
+
+SAMPLE_BOT_ID, SAMPLE_BOT = "1111111111111111111", "ExampleUser"
+
+
+def x_sample() -> dict[str, Any]:
+    return json.loads((DATA / "post_mention_create.json").read_text(encoding="utf-8"))
+
+
+def parse_sample(payload: Any) -> list[Request]:
+    return requests_from_delivery(payload, SAMPLE_BOT_ID, SAMPLE_BOT, NOW_S)
+
+
+def test_xs_own_mention_sample_becomes_a_request_naming_the_author() -> None:
+    [request] = parse_sample(x_sample())
+    assert request.post_id == "2080765813578191303"
+    assert (request.author_id, request.author_handle) == ("2222222222222222222", "OtherUser")
+    assert request.extra["event_uuid"] == "2080765813578191303"
+
+
+@pytest.mark.parametrize(
+    "strip",
+    [
+        pytest.param(lambda d: d.pop("includes"), id="includes removed"),
+        pytest.param(lambda d: d.update(includes={}), id="includes empty (X's reply sample)"),
+        pytest.param(lambda d: d["includes"].pop("users"), id="users removed"),
+        pytest.param(lambda d: d["includes"].update(users=[]), id="no users"),
+    ],
+)
+def test_xs_sample_without_includes_is_kept_for_the_handler_to_name(
+    strip: Callable[[dict[str, Any]], object],
+) -> None:
+    # Given X's sample with what X calls optional taken out
+    payload = x_sample()
+    strip(payload["data"])
+    # When parsed, Then the mention is kept; the handler's lookup will name the author
+    [request] = parse_sample(payload)
+    assert (request.post_id, request.author_id) == ("2080765813578191303", "2222222222222222222")
+    assert request.author_handle == ""
+
+
+def test_xs_sample_with_users_nested_under_data_names_the_author() -> None:
+    # Given the users nested under "data", as X's post.delete sample has them
+    payload = x_sample()
+    users = payload["data"]["includes"]["users"]
+    payload["data"]["includes"]["users"] = [{"data": user} for user in users]
+    [request] = parse_sample(payload)
+    assert request.author_handle == "OtherUser"

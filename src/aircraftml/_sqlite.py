@@ -11,12 +11,14 @@
   sleeps in steps of several milliseconds; a Python lock wakes a waiting thread at once).
   A process forked with an open Database reopens its own connection on first use.
 
-``sqlite3.OperationalError`` (locked past the busy timeout, disk I/O) becomes
-``TransientError`` here, the one place this module's callers touch sqlite3.
+``sqlite3.OperationalError`` (locked past the busy timeout, disk full, disk I/O) and a
+file that is not (or no longer) a database become ``TransientError`` here, the one place
+this module's callers touch sqlite3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -90,6 +92,11 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
 
+    def check_writable(self) -> None:
+        """Raise unless a write could start now (within the busy timeout); writes nothing."""
+        with self.write(durable=False):
+            pass
+
     def data_version(self) -> int:
         """A number that changes whenever another connection commits to the file."""
         with self._lock, _mapped_errors(self.path):
@@ -127,6 +134,17 @@ class Database:
         return conn
 
 
+def tables_in(path: Path) -> set[str]:
+    """The tables of the SQLite file at ``path``, read without writing or creating anything;
+    TransientError when it cannot be read (not a database...)."""
+    with (
+        _mapped_errors(path),
+        contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn,
+    ):
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {str(row[0]) for row in rows}
+
+
 def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
     """Switch to WAL. On a new file several processes may race to do it, and SQLite answers
     the losers "database is locked" at once, without waiting on busy_timeout: retry."""
@@ -150,4 +168,8 @@ def _mapped_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
+        raise TransientError(f"SQLite database {path}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:  # IntegrityError, ProgrammingError: bugs
+            raise
         raise TransientError(f"SQLite database {path}: {exc}") from exc

@@ -6,10 +6,13 @@ webhook endpoint and handler here, so the three modes run the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from aircraftml.config import Settings
-from aircraftml.errors import ConfigError, PermanentError
+from aircraftml.config import Settings, env_name
+from aircraftml.errors import AircraftMLError, ConfigError, PermanentError
 from aircraftml.handler import Handler
 from aircraftml.learning import Learning
 from aircraftml.platforms.base import Platform
@@ -28,18 +31,55 @@ from aircraftml.routing import HandlerRouter
 from aircraftml.state import StateStore, open_state
 from aircraftml.webhook import WebhookEndpoint
 
+logger = logging.getLogger(__name__)
+
 # Settings that only the embedded backends take; a server-side queue (SQS) has its own.
 _LOCAL_SCHEMES = ("sqlite://", "memory://")
 
 
+def local_max_receives(settings: Settings) -> int | None:
+    """The tries the queue allows, when it is ours to set (SQLite, memory; not SQS)."""
+    return settings.max_receives if settings.queue_url.startswith(_LOCAL_SCHEMES) else None
+
+
 def build_queue(settings: Settings) -> RequestQueue:
-    if settings.queue_url.startswith(_LOCAL_SCHEMES):
-        return open_queue(settings.queue_url, max_receives=settings.max_receives)
-    return open_queue(settings.queue_url)
+    """The queue, opened (ConfigError naming ``AIRCRAFTML_QUEUE_URL`` when it cannot be)."""
+    with _opening("queue_url", settings.queue_url):
+        if settings.queue_url.startswith(_LOCAL_SCHEMES):
+            return open_queue(settings.queue_url, max_receives=settings.max_receives)
+        return open_queue(settings.queue_url)
 
 
 def build_state(settings: Settings) -> StateStore:
-    return open_state(settings.state_url)
+    """The state store, opened (ConfigError naming ``AIRCRAFTML_STATE_URL`` when it cannot be)."""
+    with _opening("state_url", settings.state_url):
+        return open_state(settings.state_url)
+
+
+@contextmanager
+def _opening(setting: str, url: str) -> Iterator[None]:
+    """Start-up: a backend that cannot be opened (a read-only path, a file that is not a
+    database, a server that refuses) is a one-line ConfigError naming the setting."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise ConfigError(f"{env_name(setting)}: {exc}") from None
+    except (AircraftMLError, OSError) as exc:
+        raise ConfigError(f"{env_name(setting)}={url}: cannot open it: {exc}") from None
+
+
+def probe_queue(queue: RequestQueue) -> None:
+    """Raise unless ``queue`` answers: its counts, and for a file that can be locked (SQLite)
+    that a write could start now."""
+    check_writable = getattr(queue, "check_writable", None)
+    if check_writable is not None:
+        check_writable()
+    queue.stats()
+
+
+def probe_state(state: StateStore) -> None:
+    """Raise unless ``state`` answers (a claim of this process's probe key, expiring in 1 s)."""
+    state.claim(f"aircraftml:probe:{os.getpid()}", ttl_s=1.0)
 
 
 def build_platform(settings: Settings) -> XClient:
@@ -91,6 +131,28 @@ _NETWORKS: dict[str, tuple[Callable[[Settings], Platform], Callable[[str], int]]
 }
 
 
+def check_x_credentials(settings: Settings) -> None:
+    """Ask X who the credentials belong to (``GET /2/users/me``), once, at start: ConfigError
+    when X refuses them or they are another account's; a warning when X cannot be reached."""
+    with build_platform(settings) as x:
+        try:
+            user_id, handle = x.me()
+        except PermanentError as exc:
+            raise ConfigError(
+                f"the X credentials ({env_name('x_consumer_key')}, {env_name('x_access_token')}"
+                f" and their secrets) were refused: {exc}"
+            ) from None
+        except AircraftMLError as exc:
+            logger.warning("could not check the X credentials now: %s", exc)
+            return
+    if user_id != settings.bot_user_id:
+        raise ConfigError(
+            f"{env_name('x_access_token')} is the token of @{handle} (user id {user_id}), "
+            f"not of {env_name('bot_user_id')}={settings.bot_user_id}"
+        )
+    logger.info("X credentials checked: @%s (user id %s)", handle, user_id)
+
+
 def build_handler(settings: Settings, state: StateStore) -> HandlerRouter:
     """One handler per network in ``settings.networks``, sharing one recognizer."""
     from aircraftml.vision.recognizer import Recognizer
@@ -134,10 +196,16 @@ def build_pollers(
 
 
 def _checked(start: Callable[[], object], credential: str, url: str) -> None:
+    """Start-up, as ``check_x_credentials``: ConfigError naming the credential when the
+    network refuses it; a warning when the network cannot be reached now."""
     try:
         start()
     except PermanentError as exc:
         raise ConfigError(f"AIRCRAFTML_{credential} is not accepted by {url}: {exc}") from None
+    except AircraftMLError as exc:
+        logger.warning("could not check AIRCRAFTML_%s at %s now: %s", credential, url, exc)
+        return
+    logger.info("AIRCRAFTML_%s checked at %s", credential, url)
 
 
 def build_endpoint(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -139,11 +140,15 @@ def run_demo(
     from aircraftml.demo_networks import converse, open_networks
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Each run starts clean: the fake X starts its post ids afresh, so a queue and state kept
+    # from the last run would take the new mentions for ones already answered.
+    var_dir = out_dir / "var"
+    shutil.rmtree(var_dir, ignore_errors=True)
     fake = FakeX(FakeXConfig(retry_delays_s=(0.5, 2.0)))
     with (
         FakeXServer(fake) as fake_server,
         open_networks() as others,
-        running_bot(fake, fake_server, out_dir / "var", workers, others.bot_environ()) as hook,
+        running_bot(fake, fake_server, var_dir, workers, others.bot_environ()) as hook,
     ):
         fake.register_webhook(hook)
         echo(f"fake X on {fake_server.base_url}; the bot's webhook on {hook} (CRC passed)")

@@ -5,7 +5,11 @@
     ├── TransientError       worth retrying with capped backoff (timeouts, 5xx, dropped links)
     │   └── RateLimited      wait until ``until_epoch_s`` before trying again (HTTP 429)
     └── PermanentError       retrying will not help: dead-letter it, keeping the reason
-        ├── PhotoError       a photo that cannot be read (empty, truncated, not an image, too big)
+        ├── PhotoError       a photo that cannot be read (empty, truncated, not an image)
+        │   ├── PhotoTooLarge      over the byte or pixel limits
+        │   ├── PhotoRefused       our policy will not fetch it (not https, not a media host...)
+        │   ├── PhotoTimedOut      its download took longer than the photo time limit
+        │   └── PhotoUnavailable   its host answered with an error (404, not an image, empty)
         ├── ModelError       a model file that cannot be loaded or has the wrong layout
         └── DuplicateContent the platform already has this exact post (counts as done)
 
@@ -40,7 +44,25 @@ class PermanentError(AircraftMLError):
 
 
 class PhotoError(PermanentError):
-    """A photo that cannot be decoded or is refused (empty, truncated, too large, not an image)."""
+    """A photo that cannot be used; the base class means it cannot be decoded (empty,
+    truncated, not an image). The subclasses say why we did not get to decode it, so that
+    a reply can tell the user what happened instead of calling the photo damaged."""
+
+
+class PhotoTooLarge(PhotoError):
+    """A photo over the byte or pixel limits (declared or actual)."""
+
+
+class PhotoRefused(PhotoError):
+    """Our own policy refused to fetch the photo (not https, not a media host, redirects)."""
+
+
+class PhotoTimedOut(PhotoError):
+    """The photo's download, connect to last byte, took longer than the time allowed."""
+
+
+class PhotoUnavailable(PhotoError):
+    """The photo's host answered with an error or with something that is not a photo."""
 
 
 class ModelError(PermanentError):

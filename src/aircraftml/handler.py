@@ -31,7 +31,7 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from aircraftml.domain import Request
@@ -44,7 +44,7 @@ from aircraftml.errors import (
 )
 from aircraftml.heartbeat import Heartbeat
 from aircraftml.learning import Learning
-from aircraftml.platforms.base import Platform, ReplyImage
+from aircraftml.platforms.base import Platform, Post, ReplyImage
 from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply, mention_notes
 from aircraftml.state.base import ClaimStatus, StateStore
 from aircraftml.vision.annotate import annotate, encode_jpeg
@@ -174,6 +174,11 @@ class Handler:
         )
 
     def _answer(self, attempt: _Attempt) -> Handled:
+        post = None
+        if not attempt.request.author_handle:  # the delivery did not name the author
+            post = self._platform.fetch_post(attempt.request.post_id)
+            named = replace(attempt.request, author_handle=post.author_handle)
+            attempt = replace(attempt, request=named)
         request = attempt.request
         if self._learning is not None:
             if (said := self._learning.reply_to_stop_or_start(request)) is not None:
@@ -182,7 +187,7 @@ class Handler:
                 return Handled(Outcome.OPTED_OUT)
             if (said := self._learning.reply_to_feedback(request)) is not None:
                 return self._post(attempt, _text(request, said), [], Outcome.ACKNOWLEDGED)
-        photo_urls = self._photo_urls(request)
+        photo_urls = self._photo_urls(request, post)
         if not photo_urls:
             return self._help(attempt)
         outcomes = []
@@ -215,11 +220,11 @@ class Handler:
             until = self._clock() + self._claim_ttl_s
             raise Busy(f"post {request.post_id}: claim lost to another worker", until)
 
-    def _photo_urls(self, request: Request) -> tuple[str, ...]:
+    def _photo_urls(self, request: Request, post: Post | None = None) -> tuple[str, ...]:
         """The mention's photos; if it has none, those of the post it replies to."""
         if request.photo_urls:
             return request.photo_urls
-        post = self._platform.fetch_post(request.post_id)
+        post = post or self._platform.fetch_post(request.post_id)
         if post.photo_urls:
             return post.photo_urls
         parent_id = request.in_reply_to_id or post.in_reply_to_id
@@ -232,8 +237,10 @@ class Handler:
             data = self._platform.download_photo(url)
             recognition = self._recognizer.recognize_bytes(data)
         except PhotoError as exc:
-            logger.warning("post %s: photo %s refused: %s", request.post_id, url, exc)
-            return PhotoOutcome(recognition=None, error=str(exc))
+            logger.warning(
+                "post %s: photo %s not read (%s): %s", request.post_id, url, type(exc).__name__, exc
+            )
+            return PhotoOutcome(recognition=None, error=str(exc), problem=type(exc))
         logger.info(
             "post %s: %d aircraft in %s (%.0f ms)",
             request.post_id,

@@ -11,6 +11,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from aircraftml.errors import (
+    PhotoError,
+    PhotoRefused,
+    PhotoTimedOut,
+    PhotoTooLarge,
+    PhotoUnavailable,
+)
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 from aircraftml.vision.types import TypeGuess
 
@@ -26,14 +33,32 @@ NO_AIRCRAFT_TEXT = (
     "is larger in the frame may work better."
 )
 UNREADABLE_TEXT = "I couldn't open your photo: it seems damaged or in a format I don't read."
+# What to say when a photo was not read for another reason than damage: our own limits
+# and policy, or its host. Looked up along the error's class hierarchy.
+PHOTO_PROBLEM_TEXTS: dict[type[PhotoError], str] = {
+    PhotoError: UNREADABLE_TEXT,
+    PhotoTooLarge: "Your photo is larger than I can take, so I couldn't look at it.",
+    PhotoRefused: "I couldn't fetch your photo: it isn't hosted where I fetch photos from.",
+    PhotoTimedOut: "Your photo took too long to download. Please try again later.",
+    PhotoUnavailable: "I couldn't download your photo: its link answered with an error.",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class PhotoOutcome:
-    """What happened to one photo of a mention: recognised, or why it could not be read."""
+    """What happened to one photo of a mention: recognised, or why it could not be read
+    (``error`` for the log, ``problem`` for the words of the reply)."""
 
     recognition: Recognition | None
     error: str | None = None
+    problem: type[PhotoError] = PhotoError
+
+
+def photo_problem_text(problem: type[PhotoError]) -> str:
+    """The sentence for a photo that could not be read because of ``problem``."""
+    return next(
+        PHOTO_PROBLEM_TEXTS[kind] for kind in problem.__mro__ if kind in PHOTO_PROBLEM_TEXTS
+    )
 
 
 def confidence_phrase(confidence: float) -> str:
@@ -156,7 +181,7 @@ def _body(outcomes: Sequence[PhotoOutcome], detail: _Detail) -> str:
 
 def _photo_sentence(outcome: PhotoOutcome, detail: _Detail) -> str:
     if outcome.recognition is None:
-        return UNREADABLE_TEXT
+        return photo_problem_text(outcome.problem)
     aircraft = outcome.recognition.aircraft
     if not aircraft:
         return NO_AIRCRAFT_TEXT

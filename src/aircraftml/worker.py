@@ -83,8 +83,17 @@ class DeadLetterNow:
 Verdict = Done | RetryLater | WaitFor | DeadLetterNow
 
 
-def judge(handler: Answers, message: Message, clock: Callable[[], float] = time.time) -> Verdict:
-    """Handle one message and say what the queue should do with it. Never raises Exception."""
+def judge(
+    handler: Answers,
+    message: Message,
+    clock: Callable[[], float] = time.time,
+    *,
+    max_receives: int | None = None,
+) -> Verdict:
+    """Handle one message and say what the queue should do with it. Never raises Exception.
+
+    ``max_receives`` (when the queue's is known) only changes what is logged: a failed last
+    try is said to be dead-lettered, not to be retried."""
     try:
         request = Request.from_json(message.body)
     except (ValueError, TypeError, KeyError) as exc:
@@ -93,12 +102,23 @@ def judge(handler: Answers, message: Message, clock: Callable[[], float] = time.
     try:
         handler.handle(request, earlier_tries=message.receive_count - 1)
     except Exception as exc:
-        return verdict_for_error(exc, message.receive_count, clock(), post_id=request.post_id)
+        return verdict_for_error(
+            exc,
+            message.receive_count,
+            clock(),
+            post_id=request.post_id,
+            max_receives=max_receives,
+        )
     return Done()
 
 
 def verdict_for_error(
-    exc: Exception, receive_count: int, now_epoch_s: float, *, post_id: str = "?"
+    exc: Exception,
+    receive_count: int,
+    now_epoch_s: float,
+    *,
+    post_id: str = "?",
+    max_receives: int | None = None,
 ) -> RetryLater | WaitFor | DeadLetterNow:
     """What a failure of the ``receive_count``-th try means for the message (and logs it)."""
     if isinstance(exc, RateLimited):
@@ -110,14 +130,26 @@ def verdict_for_error(
         logger.info("post %s: claimed by another worker, waiting %.1f s", post_id, wait_s)
         return WaitFor(wait_s, str(exc))
     delay_s = backoff_delay_s(receive_count)
-    if isinstance(exc, TransientError):
-        logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
-        return RetryLater(delay_s, str(exc))
     if isinstance(exc, PermanentError):
         logger.error("post %s: dead-lettered: %s", post_id, exc)
         return DeadLetterNow(f"{type(exc).__name__}: {exc}")
-    logger.error("post %s: unexpected error, retry in %.0f s", post_id, delay_s, exc_info=exc)
-    return RetryLater(delay_s, f"{type(exc).__name__}: {exc}")
+    unexpected = not isinstance(exc, TransientError)
+    reason = f"{type(exc).__name__}: {exc}" if unexpected else str(exc)
+    if max_receives is not None and receive_count >= max_receives:
+        # the queue dead-letters a message retried after its last try
+        logger.error(
+            "post %s: try %d of %d failed, dead-lettered: %s",
+            post_id,
+            receive_count,
+            max_receives,
+            reason,
+            exc_info=exc if unexpected else None,
+        )
+    elif unexpected:
+        logger.error("post %s: unexpected error, retry in %.0f s", post_id, delay_s, exc_info=exc)
+    else:
+        logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
+    return RetryLater(delay_s, reason)
 
 
 def settle(queue: RequestQueue, message: Message, verdict: Verdict) -> None:
@@ -140,9 +172,11 @@ class Worker:
         *,
         visibility_timeout_s: float = 120.0,
         wait_s: float = 1.0,
+        max_receives: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._queue = queue
+        self._max_receives = max_receives
         self._handler = handler
         self._visibility_timeout_s = visibility_timeout_s
         self._wait_s = wait_s
@@ -180,7 +214,7 @@ class Worker:
         if paused_s > 0:
             return WaitFor(paused_s, "rate limited: waiting for the window to reopen")
         with self._kept_invisible(message):
-            return judge(self._handler, message, self._clock)
+            return judge(self._handler, message, self._clock, max_receives=self._max_receives)
 
     def _kept_invisible(self, message: Message) -> Heartbeat:
         timeout_s = self._visibility_timeout_s

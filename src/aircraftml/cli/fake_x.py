@@ -3,12 +3,14 @@
     aircraftml fake-x --port 8081 --webhook-url http://127.0.0.1:8080/webhooks/x
 
 The credentials default to the fake's own and read the bot's environment variables
-(``AIRCRAFTML_X_CONSUMER_KEY``...), so a bot started with the same environment and
-``AIRCRAFTML_X_API_BASE_URL=http://127.0.0.1:8081`` talks to it unchanged.
+(``AIRCRAFTML_X_CONSUMER_KEY``...). It prints the exact settings a bot needs to talk to it
+(credentials, ``X_API_BASE_URL``, ``X_MEDIA_HOSTS``, ``ALLOW_INSECURE_MEDIA_FOR_TESTING``) as
+``export`` lines to paste into the shell that runs ``aircraftml serve``.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import click
@@ -71,10 +73,12 @@ def fake_x(
         bot_user_id=bot_user_id,
         bot_handle=bot_handle,
         retry_delays_s=_delays(retry_delays),
+        allow_insecure_webhooks_for_testing=True,  # the bot listens on loopback http
     )
     fake = FakeX(config)
     with FakeXServer(fake, host=host, port=port) as server:
         _print_usage(server.base_url, config)
+        _print_bot_settings(fake, server.base_url)
         if webhook_url:
             _register(fake, webhook_url)
         try:
@@ -94,6 +98,16 @@ def _register(fake: FakeX, url: str) -> None:
         click.echo(f"webhook registered (CRC passed): {url}")
 
 
+def _print_bot_settings(fake: FakeX, base_url: str) -> None:
+    click.echo("\nthe bot's settings for this fake (then: aircraftml serve):")
+    for name, value in fake.bot_environ(base_url).items():
+        click.echo(f"  export {name}={shlex.quote(value)}")
+    click.echo(
+        f'then register its webhook: POST {base_url}/_fake/webhook {{"url": '
+        '"http://127.0.0.1:8080/webhook"}, or start fake-x with --webhook-url'
+    )
+
+
 def _print_usage(base_url: str, config: FakeXConfig) -> None:
     click.echo(f"fake X on {base_url}  (bot @{config.bot_handle}, id {config.bot_user_id})")
     click.echo(f"  replies:    GET  {base_url}/_fake/replies")
@@ -104,5 +118,9 @@ def _print_usage(base_url: str, config: FakeXConfig) -> None:
     )
     click.echo(f'  post:       POST {base_url}/_fake/posts {{"author_handle", "text", ...}}')
     click.echo(f'  faults:     POST {base_url}/_fake/faults {{"path", "kind", "count", "delay_s"}}')
-    click.echo(f'  webhook:    POST {base_url}/_fake/webhook {{"url"}}')
+    click.echo(f'  webhook:    POST {base_url}/_fake/webhook {{"url"}}  (registers and subscribes)')
+    click.echo(
+        f"  or as on X: AIRCRAFTML_X_API_BASE_URL={base_url} "
+        f"AIRCRAFTML_X_BEARER_TOKEN={config.app_bearer_tokens[0]} aircraftml x register-webhook URL"
+    )
     click.echo(f"  photos are served from {base_url}/media/<media_key>.jpg")

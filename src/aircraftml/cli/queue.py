@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from aircraftml.config import DEFAULT_QUEUE_URL
-from aircraftml.errors import AircraftMLError
+from aircraftml.errors import AircraftMLError, ConfigError
 from aircraftml.queue import RequestQueue, open_queue
 from aircraftml.queue.sqlite import SqliteQueue
 
@@ -42,13 +42,15 @@ def queue(ctx: click.Context, location: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """How many messages are ready, in flight, delayed and dead."""
+    """How many messages are ready, in flight, delayed and dead, and the oldest one's age."""
     counts = dataclasses.asdict(_open(ctx).stats())
     if as_json:
         click.echo(json.dumps(counts))
         return
+    oldest_age_s = counts.pop("oldest_age_s")
     for name, count in counts.items():
         click.echo(f"{name.replace('_', ' '):<10}{count:>8}")
+    click.echo(f"{'oldest':<10}{_age(oldest_age_s):>8}")
 
 
 @queue.command("dead-letters")
@@ -57,7 +59,9 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def dead_letters(ctx: click.Context, limit: int, as_json: bool) -> None:
     """The dead letters, oldest first: id, receive count, when, and why."""
-    letters = _open(ctx).dead_letters(limit=limit)
+    opened = _open(ctx)
+    letters = opened.dead_letters(limit=limit)
+    dead = opened.stats().dead if len(letters) >= limit else len(letters)
     for letter in letters:
         when = datetime.fromtimestamp(letter.dead_at_epoch_s, UTC).isoformat(timespec="seconds")
         if as_json:
@@ -71,7 +75,12 @@ def dead_letters(ctx: click.Context, limit: int, as_json: bool) -> None:
             click.echo(json.dumps(record))
         else:
             click.echo(f"{letter.id}  {letter.receive_count:>3}  {when}  {letter.reason}")
-    if not as_json:
+    if dead > len(letters):
+        click.echo(
+            f"{len(letters)} of {dead} dead letters listed (the oldest); --limit to list more",
+            err=True,
+        )
+    elif not as_json:
         click.echo(f"{len(letters)} dead letter(s) listed", err=True)
 
 
@@ -86,18 +95,26 @@ def redrive(ctx: click.Context, ids: tuple[str, ...]) -> None:
         raise click.ClickException(f"{len(set(ids)) - moved} id(s) were not dead letters")
 
 
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _open(ctx: click.Context) -> RequestQueue:
     location: str = ctx.obj
     try:
         path = Path(location.removeprefix("sqlite://"))
         if "://" in location and not location.startswith("sqlite://"):
             opened = open_queue(location)
-        elif path.is_file():
-            opened = SqliteQueue(path)
         else:
-            raise click.ClickException(
-                f"no queue file at {path} (set --queue or AIRCRAFTML_QUEUE_URL)"
-            )
+            opened = SqliteQueue.open_existing(path)
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc} (set --queue or AIRCRAFTML_QUEUE_URL)") from exc
     except AircraftMLError as exc:
         raise click.ClickException(str(exc)) from exc
     ctx.call_on_close(opened.close)

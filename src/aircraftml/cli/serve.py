@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -21,8 +23,21 @@ config_option = click.option(
 
 
 def load_settings(config_file: Path | None) -> Settings:
+    """The settings, every one checked; one line naming the setting when one is wrong, and a
+    warning for each ``AIRCRAFTML_*`` variable that is no setting."""
+    for warning in Settings.unknown_variables(os.environ):
+        click.echo(f"Warning: {warning}", err=True)
     try:
         return Settings.load(os.environ, config_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def start_up_errors() -> Iterator[None]:
+    """A setting or backend found wrong while starting: one line naming it, no traceback."""
+    try:
+        yield
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -43,10 +58,8 @@ def serve(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import serve as run
 
     settings = load_settings(config_file)
-    try:
+    with start_up_errors():
         run(settings, log_level=_logging(verbose))
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
@@ -57,7 +70,8 @@ def webhook(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import serve as run
 
     settings = load_settings(config_file)
-    run(settings, log_level=_logging(verbose), workers=False)
+    with start_up_errors():
+        run(settings, log_level=_logging(verbose), workers=False)
 
 
 @click.command()
@@ -69,19 +83,18 @@ def worker(config_file: Path | None, verbose: bool) -> None:
 
     settings = load_settings(config_file)
     _logging(verbose)
-    run_worker(settings)
+    with start_up_errors():
+        run_worker(settings)
 
 
 @click.command()
 @config_option
 @click.option("-v", "--verbose", is_flag=True)
 def poll(config_file: Path | None, verbose: bool) -> None:
-    """Poll the networks without webhooks (Mastodon...) into the shared queue."""
+    """Poll the networks without webhooks (Mastodon, Bluesky) into the shared queue."""
     from aircraftml.serve import run_pollers
 
     settings = load_settings(config_file)
     _logging(verbose)
-    try:
+    with start_up_errors():
         run_pollers(settings)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None

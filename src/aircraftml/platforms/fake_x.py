@@ -42,24 +42,28 @@ from starlette.responses import JSONResponse
 
 from aircraftml.platforms.fake_x_model import (
     MENTION_PATTERN,
+    FakeActivitySubscription,
     FakeMedia,
     FakePost,
     FakeReply,
     FakeUser,
+    FakeWebhook,
     account_activity_envelope,
     sniff_image_mime,
     v1_tweet,
     x_activity_envelope,
 )
 from aircraftml.platforms.x_auth import oauth1_signature, parse_oauth_header
+from aircraftml.platforms.x_fields import SERVED, LookupDialect
 from aircraftml.platforms.x_webhook import SIGNATURE_HEADER, sign_body
 
 logger = logging.getLogger(__name__)
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+# X's words for a reply where the author did not summon the bot (as X answers in 2026).
 NOT_SUMMONED_DETAIL = (
-    "Reply to this post is not allowed because you have not been mentioned or otherwise "
-    "engaged by the author of the post you are replying to."
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
 )
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT_CHARS = 1000
@@ -75,9 +79,14 @@ ASGIApp = Callable[
 DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
     "POST /2/tweets": (("x-rate-limit", 100, 900.0), ("x-app-limit-24hour", 10_000, 86400.0)),
     "POST /2/media/upload": (("x-rate-limit", 500, 900.0),),
+    # The chunked endpoints have buckets of their own (X's rate-limit table).
+    "POST /2/media/upload/initialize": (("x-rate-limit", 1875, 900.0),),
+    "POST /2/media/upload/append": (("x-rate-limit", 1875, 900.0),),
+    "POST /2/media/upload/finalize": (("x-rate-limit", 1875, 900.0),),
     "POST /2/media/metadata": (("x-rate-limit", 500, 900.0),),
     "GET /2/tweets/:id": (("x-rate-limit", 900, 900.0),),
     "GET /2/users/:id/tweets": (("x-rate-limit", 900, 900.0),),
+    "GET /2/users/me": (("x-rate-limit", 75, 900.0),),
 }
 
 __all__ = [
@@ -107,7 +116,13 @@ class FakeXConfig:
     consumer_secret: str = "fake-consumer-secret"
     access_token: str = "1000-fake-access-token"
     access_token_secret: str = "fake-access-token-secret"
-    bearer_tokens: tuple[str, ...] = ("fake-user-bearer-token",)
+    bearer_tokens: tuple[str, ...] = ("fake-user-bearer-token",)  # the bot's OAuth 2.0 tokens
+    app_bearer_tokens: tuple[str, ...] = ("fake-app-bearer-token",)  # app-only (OAuth 2.0)
+    oauth2_client_id: str = "fake-oauth2-client-id"
+    oauth2_client_secret: str = "fake-oauth2-client-secret"
+    oauth2_refresh_token: str = "fake-refresh-token"
+    allow_insecure_webhooks_for_testing: bool = False  # X takes only https, with no port
+    crc_interval_s: float | None = None  # re-run the CRC check this often (X: hourly)
     bot_user_id: str = "1000"
     bot_handle: str = "aircraftml"
     public_base_url: str = "http://127.0.0.1:8081"
@@ -115,6 +130,9 @@ class FakeXConfig:
     retry_delays_s: tuple[float, ...] = (3.0, 33.0, 300.0)
     crc_timeout_s: float = 10.0
     max_clock_skew_s: float = 300.0
+    lookup_dialect: LookupDialect = SERVED  # the names GET /2/tweets/:id takes (x_fields)
+    media_processing_polls: int = 0  # FINALIZE answers pending; STATUS polls until it ends
+    media_processing_outcome: Literal["succeeded", "failed"] = "succeeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +183,11 @@ class _State:
     faults: list[_Fault] = field(default_factory=list)
     windows: dict[tuple[str, str, str], _Window] = field(default_factory=dict)
     nonces: set[tuple[str, str]] = field(default_factory=set)
-    webhook_url: str | None = None
+    webhooks: dict[str, FakeWebhook] = field(default_factory=dict)
+    account_activity: set[tuple[str, str]] = field(default_factory=set)  # (webhook, user)
+    activity: dict[str, FakeActivitySubscription] = field(default_factory=dict)
+    user_tokens: set[str] = field(default_factory=set)  # OAuth 2.0 user access tokens
+    refresh_tokens: set[str] = field(default_factory=set)
 
 
 class XProblem(Exception):
@@ -198,6 +220,20 @@ def forbidden(detail: str) -> XProblem:
     )
 
 
+def unsupported_authentication(used: str, supported: str) -> XProblem:
+    """X's 403 for a credential of the wrong kind (its words)."""
+    return XProblem(
+        403,
+        {
+            "title": "Unsupported Authentication",
+            "detail": f"Authenticating with {used} is forbidden for this endpoint.  Supported "
+            f"authentication types are [{supported}].",
+            "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+            "status": 403,
+        },
+    )
+
+
 UNAUTHORIZED = XProblem(
     401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 )
@@ -218,6 +254,7 @@ class FakeX:
         self._rate_limits = dict(DEFAULT_RATE_LIMITS)
         bot = FakeUser(self.config.bot_user_id, self.config.bot_handle)
         self._state.users[bot.handle.lower()] = bot
+        self._seed_tokens()
         self.app = _FaultMiddleware(self, self._build_app())
 
     # --- Python API -------------------------------------------------------------------
@@ -228,6 +265,16 @@ class FakeX:
             bot = self._state.users[self.config.bot_handle.lower()]
             self._state = _State(users={bot.handle.lower(): bot})
             self._rate_limits = dict(DEFAULT_RATE_LIMITS)
+            self._seed_tokens()
+
+    def _seed_tokens(self) -> None:
+        self._state.user_tokens = set(self.config.bearer_tokens)
+        self._state.refresh_tokens = {self.config.oauth2_refresh_token}
+
+    def expire_user_tokens(self) -> None:
+        """Every OAuth 2.0 user access token stops working (its refresh token still does)."""
+        with self._lock:
+            self._state.user_tokens.clear()
 
     def bot_environ(self, base_url: str) -> dict[str, str]:
         """The ``AIRCRAFTML_*`` settings that point the bot at this fake, reached at
@@ -244,6 +291,7 @@ class FakeX:
             "AIRCRAFTML_X_API_BASE_URL": base_url,
             "AIRCRAFTML_X_MEDIA_HOSTS": httpx.URL(base_url).host,
             "AIRCRAFTML_ALLOW_INSECURE_MEDIA_FOR_TESTING": "true",
+            "AIRCRAFTML_X_BEARER_TOKEN": config.app_bearer_tokens[0],  # for `aircraftml x`
         }
 
     def set_public_base_url(self, url: str) -> None:
@@ -268,16 +316,19 @@ class FakeX:
         text: str,
         photos: Sequence[bytes] = (),
         in_reply_to: str | None = None,
+        quote_of: str | None = None,
     ) -> str:
-        """A post by a user (no delivery), e.g. the photo a later mention replies to."""
+        """A post by a user (no delivery), e.g. the photo a later mention replies to;
+        ``quote_of`` makes it a quote post of that post."""
         if len(photos) > 4:
             raise ValueError("a post has at most 4 photos")
         author = self.user(author_handle)
         with self._lock:
-            if in_reply_to is not None and in_reply_to not in self._state.posts:
-                raise KeyError(f"no post {in_reply_to}")
+            for ref in (in_reply_to, quote_of):
+                if ref is not None and ref not in self._state.posts:
+                    raise KeyError(f"no post {ref}")
             media_ids = tuple(self._store_photo(author.id, data) for data in photos)
-            post = FakePost(self.next_id(), author.id, text, media_ids, in_reply_to)
+            post = FakePost(self.next_id(), author.id, text, media_ids, in_reply_to, quote_of)
             self._state.posts[post.id] = post
         return post.id
 
@@ -287,9 +338,12 @@ class FakeX:
         text: str,
         photos: Sequence[bytes] = (),
         in_reply_to: str | None = None,
-        envelope: Envelope = "account_activity",
+        envelope: Envelope | None = None,
     ) -> DeliveryResult:
-        """Create a post mentioning the bot and deliver it to the webhook (with retries).
+        """Create a post mentioning the bot and deliver it, as X does, to each valid webhook
+        the bot is subscribed to (with retries): an Account Activity subscription gets the
+        Account Activity envelope, an X Activity one the ``post.mention.create`` event
+        (``envelope`` forces one). The first webhook's result; not delivered if none.
 
         ``@<bot>`` is put in front of ``text`` when the text does not mention the bot.
         """
@@ -297,23 +351,62 @@ class FakeX:
         if handle not in {m.lower() for m in MENTION_PATTERN.findall(text)}:
             text = f"@{self.config.bot_handle} {text}"
         post_id = self.create_post(author_handle, text, photos, in_reply_to)
-        return self.deliver(self.event_for(post_id, envelope), post_id=post_id)
+        targets = self._mention_targets(self.config.bot_user_id)
+        if not self._state.webhooks:
+            raise RuntimeError("no webhook registered: call register_webhook(url) first")
+        results = [
+            self._deliver_to(hook.url, self.event_for(post_id, envelope or kind, tag), post_id)
+            for hook, kind, tag in targets
+        ]
+        return results[0] if results else self._undelivered(post_id)
 
-    def event_for(self, post_id: str, envelope: Envelope = "account_activity") -> dict[str, Any]:
+    def _mention_targets(self, user_id: str) -> list[tuple[FakeWebhook, Envelope, str]]:
+        """(webhook, envelope, tag) for each valid webhook subscribed to ``user_id``."""
+        with self._lock:
+            state = self._state
+            targets: list[tuple[FakeWebhook, Envelope, str]] = [
+                (state.webhooks[w], "account_activity", "")
+                for w, u in sorted(state.account_activity)
+                if u == user_id and w in state.webhooks
+            ]
+            targets += [
+                (state.webhooks[sub.webhook_id], "x_activity", sub.tag)
+                for sub in state.activity.values()
+                if sub.user_id == user_id
+                and sub.event_type == "post.mention.create"
+                and sub.webhook_id in state.webhooks
+            ]
+            return [t for t in targets if t[0].valid]
+
+    def _undelivered(self, post_id: str) -> DeliveryResult:
+        logger.warning("fake x: post %s not delivered: no valid subscribed webhook", post_id)
+        result = DeliveryResult(post_id, {}, ())
+        with self._lock:
+            self._state.deliveries.append(result)
+        return result
+
+    def event_for(
+        self, post_id: str, envelope: Envelope = "account_activity", tag: str = ""
+    ) -> dict[str, Any]:
         """The webhook payload X would send for this post."""
         with self._lock:
             post = self._state.posts[post_id]
             author = self.user_by_id(post.author_id)
             if envelope == "x_activity":
-                return x_activity_envelope(self.config.bot_user_id, post, author)
+                return x_activity_envelope(self.config.bot_user_id, post, author, tag or "mentions")
             tweet = v1_tweet(post, author, dict(self._state.users), self.media_url_template)
             return account_activity_envelope(self.config.bot_user_id, tweet)
 
     def deliver(self, payload: dict[str, Any], post_id: str | None = None) -> DeliveryResult:
-        """POST a signed event to the registered webhook, retrying on X's schedule."""
-        url = self._state.webhook_url
-        if url is None:
+        """POST a signed event to every valid webhook, retrying on X's schedule."""
+        with self._lock:
+            urls = [hook.url for hook in self._state.webhooks.values() if hook.valid]
+        if not self._state.webhooks:
             raise RuntimeError("no webhook registered: call register_webhook(url) first")
+        results = [self._deliver_to(url, payload, post_id) for url in urls]
+        return results[0] if results else DeliveryResult(post_id, payload, ())
+
+    def _deliver_to(self, url: str, payload: dict[str, Any], post_id: str | None) -> DeliveryResult:
         raw = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         headers = {
             "content-type": "application/json",
@@ -335,23 +428,45 @@ class FakeX:
             self._state.deliveries.append(result)
         return result
 
-    def register_webhook(self, url: str) -> None:
-        """Run the CRC check against ``url``; register it only when the answer is right."""
-        token = secrets.token_urlsafe(32)
-        expected = sign_body(token.encode(), self.config.consumer_secret)
-        try:
-            response = httpx.get(
-                url,
-                params={"crc_token": token},
-                timeout=self.config.crc_timeout_s,
-                follow_redirects=False,
-            )
-        except httpx.HTTPError as exc:
-            raise WebhookRegistrationError(f"CRC request to {url} failed: {exc}") from exc
-        _check_crc_answer(response, expected)
+    def register_webhook(self, url: str) -> str:
+        """Tests' and the demo's shortcut: register ``url`` (after the CRC check, as
+        ``POST /2/webhooks`` does, but without its https rule) and subscribe the bot to
+        it (Account Activity); the webhook's id."""
+        hook = self.add_webhook(url)
         with self._lock:
-            self._state.webhook_url = url
-        logger.info("fake x: webhook registered at %s", url)
+            self._state.account_activity.add((hook.id, self.config.bot_user_id))
+        logger.info("fake x: webhook %s registered at %s", hook.id, url)
+        return hook.id
+
+    def add_webhook(self, url: str) -> FakeWebhook:
+        """Run the CRC check against ``url``; store the webhook only when the answer is right."""
+        crc_check(url, self.config.consumer_secret, self.config.crc_timeout_s)
+        with self._lock:
+            hook = FakeWebhook(self.next_id(), url)
+            self._state.webhooks[hook.id] = hook
+        return hook
+
+    def run_crc_checks(self) -> dict[str, bool]:
+        """X's periodic CRC check of every webhook: a wrong answer marks it invalid (no more
+        deliveries) until ``PUT /2/webhooks/:id`` validates it again. ``{id: valid}``."""
+        with self._lock:
+            hooks = list(self._state.webhooks.values())
+        return {hook.id: self.validate_webhook(hook) for hook in hooks}
+
+    def validate_webhook(self, hook: FakeWebhook) -> bool:
+        try:
+            crc_check(hook.url, self.config.consumer_secret, self.config.crc_timeout_s)
+        except WebhookRegistrationError as exc:
+            logger.warning("fake x: webhook %s failed the CRC check: %s", hook.id, exc)
+            hook.valid = False
+        else:
+            hook.valid = True
+        return hook.valid
+
+    @property
+    def webhooks(self) -> list[FakeWebhook]:
+        with self._lock:
+            return list(self._state.webhooks.values())
 
     def inject_fault(
         self,
@@ -420,24 +535,57 @@ class FakeX:
         return media.id
 
     def _build_app(self) -> Starlette:
-        from aircraftml.platforms import fake_x_routes
+        from aircraftml.platforms import fake_x_routes, fake_x_webhooks
 
-        return Starlette(routes=fake_x_routes.routes(self))
+        return Starlette(routes=[*fake_x_routes.routes(self), *fake_x_webhooks.routes(self)])
 
     # --- used by fake_x_routes: auth, rate limits, state under the lock ----------------
 
     def authenticate(self, request: Request, body: bytes) -> str:
-        """The user id the request acts for; raises the 401 problem otherwise."""
+        """The user id a user-context request acts for; 401, or 403 for an app-only token."""
+        kind, user_id = self.caller(request, body)
+        if kind == "app":
+            raise unsupported_authentication(
+                "OAuth 2.0 Application-Only", "OAuth 1.0a User Context, OAuth 2.0 User Context"
+            )
+        assert user_id is not None
+        return user_id
+
+    def authenticate_app(self, request: Request, body: bytes) -> None:
+        """Pass an app-only bearer token; 401, or 403 for a user's credentials."""
+        kind, _ = self.caller(request, body)
+        if kind != "app":
+            used = "OAuth 1.0a User Context" if kind == "oauth1" else "OAuth 2.0 User Context"
+            raise unsupported_authentication(used, "OAuth 2.0 Application-Only")
+
+    def caller(self, request: Request, body: bytes) -> tuple[str, str | None]:
+        """``("app", None)``, ``("oauth1", user id)`` or ``("oauth2", user id)``; 401 else."""
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             token = header[7:].strip()
-            if any(hmac.compare_digest(token, t) for t in self.config.bearer_tokens):
-                return self.config.bot_user_id
+            if any(hmac.compare_digest(token, t) for t in self.config.app_bearer_tokens):
+                return "app", None
+            with self._lock:
+                users = list(self._state.user_tokens)
+            if any(hmac.compare_digest(token, t) for t in users):
+                return "oauth2", self.config.bot_user_id
             raise UNAUTHORIZED
         oauth = parse_oauth_header(header)
         if not oauth or not self._oauth_valid(request, body, oauth):
             raise UNAUTHORIZED
-        return self.config.bot_user_id
+        return "oauth1", self.config.bot_user_id
+
+    def refresh_user_token(self, refresh_token: str) -> tuple[str, str] | None:
+        """``POST /2/oauth2/token``'s refresh: new (access, refresh) tokens; the old refresh
+        token is spent (X rotates it). None for an unknown refresh token."""
+        with self._lock:
+            if refresh_token not in self._state.refresh_tokens:
+                return None
+            self._state.refresh_tokens.discard(refresh_token)
+            access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            self._state.user_tokens.add(access)
+            self._state.refresh_tokens.add(refresh)
+            return access, refresh
 
     def _oauth_valid(self, request: Request, body: bytes, oauth: dict[str, str]) -> bool:
         config = self.config
@@ -537,14 +685,23 @@ def _attempt(http: httpx.Client, url: str, raw: bytes, headers: dict[str, str]) 
     return DeliveryAttempt(response.status_code)
 
 
-def _check_crc_answer(response: httpx.Response, expected: str) -> None:
+def crc_check(url: str, consumer_secret: str, timeout_s: float) -> None:
+    """X's challenge-response check of a webhook; WebhookRegistrationError if it fails."""
+    token = secrets.token_urlsafe(32)
+    expected = sign_body(token.encode(), consumer_secret)
+    try:
+        response = httpx.get(
+            url, params={"crc_token": token}, timeout=timeout_s, follow_redirects=False
+        )
+    except httpx.HTTPError as exc:
+        raise WebhookRegistrationError(f"CRC request to {url} failed: {exc}") from exc
     if response.status_code != 200:
         raise WebhookRegistrationError(f"CRC answer was HTTP {response.status_code}, not 200")
     try:
-        token = response.json().get("response_token")
+        answer = response.json().get("response_token")
     except (ValueError, AttributeError) as exc:
         raise WebhookRegistrationError("CRC answer is not a JSON object") from exc
-    if not isinstance(token, str) or not hmac.compare_digest(token, expected):
+    if not isinstance(answer, str) or not hmac.compare_digest(answer, expected):
         raise WebhookRegistrationError("CRC answer has the wrong response_token")
 
 
@@ -566,11 +723,13 @@ class _FaultMiddleware:
             return
         method, path = scope["method"], scope["path"]
         fault = self._fake._next_fault(method, path)
-        status_seen = [0]
+        logged = [False]
 
         async def logging_send(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status_seen[0] = message["status"]
+            # Logged before the answer leaves, so a client that has it finds it in the log.
+            if message["type"] == "http.response.start" and not logged[0]:
+                logged[0] = True
+                self._fake._log(method, path, message["status"])
             await send(message)
 
         try:
@@ -581,7 +740,8 @@ class _FaultMiddleware:
                 await asyncio.sleep(fault.delay_s)
             await self._app(scope, receive, logging_send)
         finally:
-            self._fake._log(method, path, status_seen[0])
+            if not logged[0]:  # no answer at all
+                self._fake._log(method, path, 0)
 
 
 async def _apply_fault(fault: _Fault, now: float, send: Callable[[Any], Awaitable[None]]) -> None:
@@ -671,7 +831,20 @@ class FakeXServer(LoopbackServer):
     def start(self, timeout_s: float = 10.0) -> str:
         base_url = super().start(timeout_s)
         self.fake.set_public_base_url(base_url)
+        interval_s = self.fake.config.crc_interval_s
+        if interval_s:
+            self._crc_stop = threading.Event()
+            threading.Thread(target=self._crc_loop, args=(interval_s,), daemon=True).start()
         return base_url
+
+    def _crc_loop(self, interval_s: float) -> None:
+        while not self._crc_stop.wait(interval_s):
+            self.fake.run_crc_checks()
+
+    def stop(self) -> None:
+        if hasattr(self, "_crc_stop"):
+            self._crc_stop.set()
+        super().stop()
 
     def __enter__(self) -> FakeXServer:
         self.start()

@@ -16,10 +16,12 @@ MENTION_PATTERN = re.compile(r"(?<![\w@])@(\w{1,15})")
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 __all__ = [
+    "FakeActivitySubscription",
     "FakeMedia",
     "FakePost",
     "FakeReply",
     "FakeUser",
+    "FakeWebhook",
     "account_activity_envelope",
     "sniff_image_mime",
     "v1_tweet",
@@ -49,6 +51,8 @@ class FakeMedia:
     data: bytes = b""
     ready: bool = False
     alt_text: str | None = None
+    polls_left: int = 0  # STATUS polls before processing ends (FakeXConfig.media_processing_polls)
+    failed: bool = False
 
     @property
     def media_key(self) -> str:
@@ -62,7 +66,42 @@ class FakePost:
     text: str
     media_ids: tuple[str, ...] = ()
     in_reply_to_id: str | None = None
+    quoted_id: str | None = None
     created_at: str = "2026-04-01T12:00:00.000Z"
+
+
+@dataclass(slots=True)
+class FakeWebhook:
+    """A registered webhook; ``valid`` turns False on a wrong CRC answer until PUT."""
+
+    id: str
+    url: str
+    valid: bool = True
+    created_at: str = "2026-04-01T12:00:00.000Z"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "url": self.url, "valid": self.valid, "created_at": self.created_at}
+
+
+@dataclass(frozen=True, slots=True)
+class FakeActivitySubscription:
+    """An X Activity API subscription (the fake delivers ``post.mention.create``)."""
+
+    id: str
+    event_type: str
+    user_id: str
+    webhook_id: str | None
+    tag: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.id,
+            "event_type": self.event_type,
+            "filter": {"user_id": self.user_id},
+            "tag": self.tag,
+            "webhook_id": self.webhook_id,
+            "created_at": "2026-04-01T12:00:00.000Z",
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +196,8 @@ def v1_tweet(
         "id_str": post.id,
         "user": {"id": int(author.id), "id_str": author.id, "screen_name": author.handle},
         "in_reply_to_status_id_str": post.in_reply_to_id,
-        "is_quote_status": False,
+        "is_quote_status": post.quoted_id is not None,
+        **({"quoted_status_id_str": post.quoted_id} if post.quoted_id else {}),
         "retweeted": False,
     }
     if len(full_text) > 140:
@@ -172,15 +212,21 @@ def account_activity_envelope(bot_user_id: str, tweet: dict[str, Any]) -> dict[s
     return {"for_user_id": bot_user_id, "user_has_blocked": "false", "tweet_create_events": [tweet]}
 
 
-def v2_post(post: FakePost, fields: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A v2 post with the default fields plus those asked for (``tweet.fields``/expansions)."""
+def v2_post(
+    post: FakePost, fields: frozenset[str] = frozenset(), referenced_key: str = "referenced_tweets"
+) -> dict[str, Any]:
+    """A v2 post with the default fields plus those asked for (fields and expansions);
+    ``referenced_key`` names the list of referenced posts (``referenced_tweets`` as X
+    delivers, or the specification's ``referenced_posts``)."""
     data: dict[str, Any] = {"id": post.id, "text": post.text, "edit_history_tweet_ids": [post.id]}
     if "author_id" in fields:
         data["author_id"] = post.author_id
     if "attachments" in fields and post.media_ids:
         data["attachments"] = {"media_keys": [f"3_{m}" for m in post.media_ids]}
-    if "referenced_tweets" in fields and post.in_reply_to_id:
-        data["referenced_tweets"] = [{"type": "replied_to", "id": post.in_reply_to_id}]
+    references = [{"type": "replied_to", "id": post.in_reply_to_id}] if post.in_reply_to_id else []
+    references += [{"type": "quoted", "id": post.quoted_id}] if post.quoted_id else []
+    if referenced_key in fields and references:
+        data[referenced_key] = references
     if "conversation_id" in fields:
         data["conversation_id"] = post.in_reply_to_id or post.id
     if "created_at" in fields:
@@ -188,7 +234,9 @@ def v2_post(post: FakePost, fields: frozenset[str] = frozenset()) -> dict[str, A
     return data
 
 
-def x_activity_envelope(bot_user_id: str, post: FakePost, author: FakeUser) -> dict[str, Any]:
+def x_activity_envelope(
+    bot_user_id: str, post: FakePost, author: FakeUser, tag: str = "aircraftml mentions"
+) -> dict[str, Any]:
     """An X Activity API ``post.mention.create`` event (its samples carry no media)."""
     fields = frozenset({"author_id", "referenced_tweets", "conversation_id", "created_at"})
     return {
@@ -196,7 +244,7 @@ def x_activity_envelope(bot_user_id: str, post: FakePost, author: FakeUser) -> d
             "event_uuid": str(uuid.uuid4()),
             "filter": {"user_id": bot_user_id},
             "event_type": "post.mention.create",
-            "tag": "aircraftml mentions",
+            "tag": tag,
             "payload": v2_post(post, fields),
             "includes": {"users": [author.v2()]},
         }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -38,6 +38,7 @@ from aircraftml.platforms.fake_x_model import (
     sniff_image_mime,
     v2_post,
 )
+from aircraftml.platforms.x_fields import MEDIA_FIELDS, USER_FIELDS, LookupDialect
 from aircraftml.platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 IMAGE_CATEGORIES = frozenset({"tweet_image", "dm_image"})
+MEDIA_CATEGORIES = ["tweet_image", "tweet_video", "tweet_gif", "dm_image", "dm_video", "dm_gif",
+                    "subtitles"]  # fmt: skip
+UPLOAD_FIELDS = frozenset({"media", "media_category", "additional_owners", "shared"})
 # POST /2/tweets: X's documented properties; the fake implements text, reply and media.
 TWEET_PROPERTIES = frozenset({
     "text", "reply", "media", "quote_tweet_id", "poll", "reply_settings", "geo", "nullcast",
@@ -54,8 +58,11 @@ TWEET_PROPERTIES = frozenset({
 REPLY_PROPERTIES = frozenset({"in_reply_to_tweet_id", "exclude_reply_user_ids",
                               "auto_populate_reply_metadata"})  # fmt: skip
 MEDIA_PROPERTIES = frozenset({"media_ids", "tagged_user_ids"})
-EXPANSIONS = frozenset({"attachments.media_keys", "author_id", "referenced_tweets.id",
-                        "in_reply_to_user_id", "entities.mentions.username"})  # fmt: skip
+TIMELINE_PARAMS = frozenset({"since_id", "until_id", "max_results", "pagination_token",
+                             "start_time", "end_time", "exclude"})  # fmt: skip
+POLL_FIELDS = frozenset({"duration_minutes", "end_datetime", "id", "options", "voting_status"})
+PLACE_FIELDS = frozenset({"contained_within", "country", "country_code", "full_name", "geo",
+                          "id", "name", "place_type"})  # fmt: skip
 DIGITS = re.compile(r"^[0-9]{1,19}$")
 
 
@@ -97,6 +104,7 @@ def routes(fake: FakeX) -> list[Route]:
         return endpoint
 
     upload = "POST /2/media/upload"
+    chunked = "POST /2/media/upload/"
     return [
         Route("/2/tweets", api("POST /2/tweets", _create_post), methods=["POST"]),
         Route("/2/tweets/{id}", api("GET /2/tweets/:id", _get_post), methods=["GET"]),
@@ -105,10 +113,16 @@ def routes(fake: FakeX) -> list[Route]:
             api("GET /2/users/:id/tweets", _user_posts),
             methods=["GET"],
         ),
+        Route("/2/users/me", api("GET /2/users/me", _get_me), methods=["GET"]),
         Route("/2/media/upload", api(upload, _upload), methods=["POST"]),
-        Route("/2/media/upload/initialize", api(upload, _initialize), methods=["POST"]),
-        Route("/2/media/upload/{id}/append", api(upload, _append), methods=["POST"]),
-        Route("/2/media/upload/{id}/finalize", api(upload, _finalize), methods=["POST"]),
+        Route("/2/media/upload", api("GET /2/media/upload", _status), methods=["GET"]),
+        Route(
+            "/2/media/upload/initialize", api(chunked + "initialize", _initialize), methods=["POST"]
+        ),
+        Route("/2/media/upload/{id}/append", api(chunked + "append", _append), methods=["POST"]),
+        Route(
+            "/2/media/upload/{id}/finalize", api(chunked + "finalize", _finalize), methods=["POST"]
+        ),
         Route("/2/media/metadata", api("POST /2/media/metadata", _metadata), methods=["POST"]),
         Route("/media/{key}.jpg", admin(_photo), methods=["GET"]),
         Route("/_fake/replies", admin(_admin_replies), methods=["GET"]),
@@ -165,7 +179,7 @@ def _new_post(
         parent = state.posts.get(parent_id)
         if parent is None:
             raise invalid_request(f"Could not find tweet with in_reply_to_tweet_id: [{parent_id}].")
-        if parent.author_id != user_id and not _mentions_bot(fake, parent.text):
+        if not _summoned(fake, parent, user_id):
             raise forbidden(NOT_SUMMONED_DETAIL)
     for media_id in media_ids:
         media = state.media.get(media_id)
@@ -177,6 +191,15 @@ def _new_post(
         attached = tuple(state.media[m] for m in media_ids)
         state.replies.append(FakeReply(post.id, parent_id, text, attached))
     return post
+
+
+def _summoned(fake: FakeX, parent: FakePost, user_id: str) -> bool:
+    """X's rule since 2026-02-23: reply only to your own posts, or where the author
+    mentioned you or quoted one of your posts."""
+    if parent.author_id == user_id or _mentions_bot(fake, parent.text):
+        return True
+    quoted = fake.state.posts.get(parent.quoted_id or "")
+    return quoted is not None and quoted.author_id == user_id
 
 
 def _mentions_bot(fake: FakeX, text: str) -> bool:
@@ -228,30 +251,38 @@ async def _get_post(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
     post_id = call.request.path_params["id"]
     if not DIGITS.match(post_id):
         raise invalid_request(f"The `id` query parameter value [{post_id}] is not valid")
-    query = call.request.query_params
-    expansions = _csv(query.get("expansions"))
-    if expansions - EXPANSIONS:
-        raise invalid_request(f"The expansions {sorted(expansions - EXPANSIONS)} are not valid")
-    fields = _csv(query.get("tweet.fields")) | {e.split(".")[0] for e in expansions}
+    dialect = fake.config.lookup_dialect
+    query = _lookup_query(call.request.query_params, dialect)
+    expansions = query.get("expansions", set())
+    fields = query.get(dialect.post_fields, set()) | {e.split(".")[0] for e in expansions}
+    if dialect.referenced_expansion in expansions:
+        fields.add(dialect.referenced_key)
     with fake.lock:
         post = fake.state.posts.get(post_id)
         if post is None:
             return 200, {"errors": [_not_found(post_id)]}
-        data = v2_post(post, frozenset(fields))
-        includes = _includes(fake, post, expansions, _csv(query.get("media.fields")))
+        data = v2_post(post, frozenset(fields), dialect.referenced_key)
+        includes = _includes(fake, post, expansions, query.get("media.fields", set()))
     return 200, {"data": data, **({"includes": includes} if includes else {})}
 
 
 async def _user_posts(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
     """A user's posts, newest first: ``since_id``, ``max_results`` (5..100),
-    ``pagination_token`` and ``tweet.fields``, as X's user timeline answers them."""
+    ``pagination_token`` and the post fields and expansions (in the fake's dialect, 400 for
+    names it does not know), as X's user timeline answers them."""
     user_id = call.request.path_params["id"]
     query = call.request.query_params
+    dialect = fake.config.lookup_dialect
+    names = _lookup_query(
+        QueryParams([(k, v) for k, v in query.multi_items() if k not in TIMELINE_PARAMS]), dialect
+    )
+    fields = names.get(dialect.post_fields, set())
+    if dialect.referenced_expansion in names.get("expansions", set()):
+        fields.add(dialect.referenced_key)
     since_id, token = _id_param(query, "since_id"), _id_param(query, "pagination_token")
     max_results = query.get("max_results", "10")
     if not max_results.isdigit() or not 5 <= int(max_results) <= 100:
         raise invalid_request("The `max_results` query parameter value must be 5..100")
-    fields = frozenset(_csv(query.get("tweet.fields")))
     with fake.lock:
         if not any(u.id == user_id for u in fake.state.users.values()):
             return 200, {"errors": [_not_found(user_id) | {"resource_type": "user"}]}
@@ -276,7 +307,8 @@ async def _user_posts(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
     }
     if more:
         meta["next_token"] = page[-1].id
-    return 200, {"data": [v2_post(p, fields) for p in page], "meta": meta}
+    data = [v2_post(p, frozenset(fields), dialect.referenced_key) for p in page]
+    return 200, {"data": data, "meta": meta}
 
 
 def _id_param(query: Any, name: str) -> int:
@@ -286,6 +318,37 @@ def _id_param(query: Any, name: str) -> int:
     if not DIGITS.match(value):
         raise invalid_request(f"The `{name}` query parameter value [{value}] is not valid")
     return int(value)
+
+
+async def _get_me(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
+    with fake.lock:
+        return 200, {"data": fake.user_by_id(call.user_id).v2()}
+
+
+def _lookup_query(params: QueryParams, dialect: LookupDialect) -> dict[str, set[str]]:
+    """The lookup's query as X checks it: 400 for a parameter or value it does not know."""
+    allowed = {
+        "expansions": dialect.allowed_expansions,
+        "media.fields": MEDIA_FIELDS,
+        "user.fields": USER_FIELDS,
+        dialect.post_fields: dialect.allowed_post_fields,
+        "poll.fields": POLL_FIELDS,
+        "place.fields": PLACE_FIELDS,
+    }
+    query: dict[str, set[str]] = {}
+    for name in params:
+        if name not in allowed:
+            known = ",".join(["id", *sorted(allowed)])
+            raise invalid_request(f"The query parameter [{name}] is not one of [{known}]")
+        values = _csv(params.get(name))
+        unknown = sorted(values - allowed[name])
+        if unknown or not values:
+            raise invalid_request(
+                f"The `{name}` query parameter value [{','.join(unknown)}] is not one of "
+                f"[{','.join(sorted(allowed[name]))}]"
+            )
+        query[name] = values
+    return query
 
 
 def _includes(
@@ -330,11 +393,20 @@ def _csv(value: str | None) -> set[str]:
 
 
 async def _upload(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
+    """One-shot upload, as v2.167's schema has it: ``media`` and ``media_category`` required,
+    ``additional_owners`` and ``shared`` optional, nothing else (``media_type`` is gone)."""
     form = await call.form()
-    data = await _file_field(form, "media")
-    category = form.get("media_category", "tweet_image")
+    for name in form:
+        if name not in UPLOAD_FIELDS:
+            raise invalid_request(f"$.{name} is not a valid property")
+    category = form.get("media_category")
+    if not isinstance(category, str):
+        raise invalid_request("$.media_category is required")
+    if category not in MEDIA_CATEGORIES:
+        raise invalid_request(f"$.media_category [{category}] is not one of {MEDIA_CATEGORIES}")
     if category not in IMAGE_CATEGORIES:
-        raise invalid_request(f"media_category {category!r} is not supported by the fake")
+        raise invalid_request(f"media_category {category!r} is valid on X; the fake takes images")
+    data = await _file_field(form, "media")
     mime = _check_image(data)
     with fake.lock:
         media = FakeMedia(fake.next_id(), call.user_id, mime, len(data), data=data, ready=True)
@@ -383,8 +455,30 @@ async def _finalize(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
             )
         if sniff_image_mime(data) != media.mime_type:
             raise invalid_request("The uploaded bytes are not the declared media_type")
-        media.data, media.ready, media.segments = data, True, {}
-    return 200, {"data": _media_data(media)}
+        media.data, media.segments = data, {}
+        media.polls_left = fake.config.media_processing_polls
+        media.ready = media.polls_left == 0
+        return 200, {"data": _media_data(media)}
+
+
+async def _status(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
+    """``GET /2/media/upload?command=STATUS&media_id=``: processing advances one step a poll."""
+    query = call.request.query_params
+    unknown = set(query) - {"command", "media_id"}
+    if unknown or query.get("command", "STATUS") != "STATUS":
+        raise invalid_request(f"The query parameters {sorted(unknown)} are not valid")
+    with fake.lock:
+        media = fake.state.media.get(query.get("media_id", ""))
+        if media is None or media.owner_id != call.user_id or not media.data:
+            raise invalid_request("Your media ID is invalid.")
+        if media.polls_left > 0:
+            media.polls_left -= 1
+            if media.polls_left == 0:
+                media.failed = fake.config.media_processing_outcome == "failed"
+                media.ready = not media.failed
+        data = _media_data(media)
+    data.setdefault("processing_info", {"state": "succeeded", "progress_percent": 100})
+    return 200, {"data": data}
 
 
 async def _metadata(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
@@ -407,7 +501,9 @@ async def _metadata(fake: FakeX, call: _Call) -> tuple[int, dict[str, Any]]:
         if media is None or media.owner_id != call.user_id:
             raise invalid_request("Your media ID is invalid.")
         media.alt_text = alt["text"]
-    return 200, {"data": {"id": media.id, "associated_metadata": True}}
+    return 200, {
+        "data": {"id": media.id, "associated_metadata": {"alt_text": {"text": alt["text"]}}}
+    }
 
 
 def _own_media(fake: FakeX, call: _Call) -> FakeMedia:
@@ -434,12 +530,19 @@ def _check_image(data: bytes) -> str:
 
 
 def _media_data(media: FakeMedia) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "id": media.id,
         "media_key": media.media_key,
         "size": media.total_bytes,
         "expires_after_secs": MEDIA_EXPIRES_AFTER_S,
     }
+    if media.polls_left > 0:
+        state = "pending" if media.polls_left > 1 else "in_progress"
+        data["processing_info"] = {"state": state, "check_after_secs": 1, "progress_percent": 50}
+    elif media.failed:
+        error = {"code": 1, "name": "InvalidMedia", "message": "Unsupported media file"}
+        data["processing_info"] = {"state": "failed", "error": error}
+    return data
 
 
 # --- photo hosting and admin --------------------------------------------------------
@@ -483,7 +586,7 @@ async def _admin_mention(fake: FakeX, request: Request) -> Response:
             str(body["text"]),
             _photos(body),
             body.get("in_reply_to"),
-            body.get("envelope", "account_activity"),
+            body.get("envelope"),
         )
     except (KeyError, ValueError, RuntimeError) as exc:
         return JSONResponse({"error": str(exc)}, 400)

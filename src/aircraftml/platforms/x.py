@@ -10,7 +10,9 @@ mapped onto ``aircraftml.errors`` in :func:`map_error`, and nowhere else:
     connect errors, dropped links -> TransientError
     403 duplicate content         -> DuplicateContent
     401, other 4xx                -> PermanentError (with X's message)
-    photo outside the limits      -> PhotoError (https, media host, size, time, redirects)
+    photo outside the limits      -> PhotoRefused (https, media host, redirects),
+                                     PhotoTooLarge, PhotoTimedOut (one deadline for the whole
+                                     download, connect to last byte), PhotoUnavailable (404...)
 """
 
 from __future__ import annotations
@@ -29,12 +31,17 @@ from aircraftml.errors import (
     AircraftMLError,
     DuplicateContent,
     PermanentError,
-    PhotoError,
+    PhotoRefused,
+    PhotoTimedOut,
+    PhotoTooLarge,
+    PhotoUnavailable,
     RateLimited,
     TransientError,
 )
 from aircraftml.platforms.base import Post, ReplyImage
+from aircraftml.platforms.http_deadline import DeadlineTransport, within_deadline
 from aircraftml.platforms.x_auth import BearerToken, OAuth1
+from aircraftml.platforms.x_fields import SERVED, LookupDialect, fallback
 from aircraftml.platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
 
 logger = logging.getLogger(__name__)
@@ -50,12 +57,6 @@ RATE_LIMIT_FALLBACK_S = 60.0
 RATE_LIMIT_RESET_MARGIN_S = 1.0
 PHOTO_SIZE_SUFFIX = "format=jpg&name=large"
 FIND_REPLY_PAGES = 5  # the bot's posts since the mention: 100 a page, newest first
-FETCH_POST_PARAMS = {
-    "expansions": "attachments.media_keys,author_id",
-    "media.fields": "url,type,alt_text",
-    "tweet.fields": "referenced_tweets,conversation_id",
-    "user.fields": "username",
-}
 
 __all__ = [
     "DEFAULT_MEDIA_HOSTS",
@@ -164,17 +165,21 @@ class XClient:
         chunk_bytes: int = 1024 * 1024,
         allow_insecure_media_for_testing: bool = False,
         bot_user_id: str | None = None,
+        lookup_dialect: LookupDialect = SERVED,
+        media_processing_timeout_s: float = 60.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport,
+            transport=transport or DeadlineTransport(),
             headers={"User-Agent": "aircraftml"},
         )
+        self._timeout_s = timeout_s
         self._media_hosts = frozenset(host.lower() for host in media_hosts)
         self._photo_max_bytes = photo_max_bytes
         self._photo_timeout_s = photo_timeout_s
@@ -184,6 +189,9 @@ class XClient:
         self._allow_insecure_media = allow_insecure_media_for_testing
         self._bot_user_id = bot_user_id
         self._clock = clock
+        self._dialect = lookup_dialect
+        self._processing_timeout_s = media_processing_timeout_s
+        self._sleep = sleep
         if allow_insecure_media_for_testing:
             logger.warning("x client: plain-http media allowed (testing only)")
 
@@ -199,10 +207,20 @@ class XClient:
     # --- reading ----------------------------------------------------------------------
 
     def fetch_post(self, post_id: str) -> Post:
-        """The post with its photos (URLs of the large size), author and parent id."""
-        body = self._call(
-            "GET", f"/2/tweets/{post_id}", f"fetch post {post_id}", params=FETCH_POST_PARAMS
-        )
+        """The post with its photos (URLs of the large size), author and parent id.
+
+        The query is in ``lookup_dialect`` (``x_fields``); when X refuses its names with a
+        400, the other dialect is tried once and kept for the next lookups.
+        """
+        what = f"fetch post {post_id}"
+        response = self._send("GET", f"/2/tweets/{post_id}", what, params=self._dialect.params())
+        other = fallback(self._dialect, response.status_code, _x_message(response))
+        if other is not None:
+            logger.warning("x refused the %s; looking posts up with the %s", self._dialect.name,
+                           other.name)  # fmt: skip
+            self._dialect = other
+            response = self._send("GET", f"/2/tweets/{post_id}", what, params=other.params())
+        body = self._json(response, what)
         data = body.get("data")
         if not isinstance(data, dict):
             raise PermanentError(f"fetch post {post_id}: not found: {_first_error(body)}")
@@ -211,18 +229,28 @@ class XClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentError(f"fetch post {post_id}: unexpected response: {exc}") from exc
 
+    def me(self) -> tuple[str, str]:
+        """Whose credentials these are: ``(user id, handle)`` from ``GET /2/users/me``."""
+        body = self._call("GET", "/2/users/me", "check credentials")
+        data = _data(body, "check credentials")
+        return str(data["id"]), str(data.get("username", ""))
+
     def download_photo(self, url: str) -> bytes:
-        """The photo's bytes, within the host, size, time and redirect limits."""
+        """The photo's bytes, within the host, size, time and redirect limits.
+
+        ``photo_timeout_s`` bounds the whole download, every redirect, connect and byte.
+        """
         deadline = self._clock() + self._photo_timeout_s
-        for _hop in range(self._max_redirects + 1):
-            self._check_media_url(url)
-            with self._guarded(f"download photo {url}"):
-                location, data = self._fetch_photo_hop(url, deadline)
-            if location is None:
-                assert data is not None
-                return data
-            url = urllib.parse.urljoin(url, location)
-        raise PhotoError(f"photo {url}: more than {self._max_redirects} redirects")
+        with within_deadline(self._photo_timeout_s):
+            for _hop in range(self._max_redirects + 1):
+                self._check_media_url(url)
+                with self._guarded(f"download photo {url}"), self._photo_deadline(url):
+                    location, data = self._fetch_photo_hop(url, deadline)
+                if location is None:
+                    assert data is not None
+                    return data
+                url = urllib.parse.urljoin(url, location)
+        raise PhotoRefused(f"photo {url}: more than {self._max_redirects} redirects")
 
     def find_reply(self, in_reply_to_id: str) -> str | None:
         """The id of the bot's own reply to ``in_reply_to_id``, if X has one.
@@ -236,7 +264,7 @@ class XClient:
         params: dict[str, str] = {
             "since_id": in_reply_to_id,
             "max_results": "100",
-            "tweet.fields": "referenced_tweets",
+            **self._dialect.references_params(),
         }
         path, what = f"/2/users/{self._bot_user_id}/tweets", f"find reply to {in_reply_to_id}"
         for _page in range(FIND_REPLY_PAGES):
@@ -286,7 +314,7 @@ class XClient:
             "POST",
             "/2/media/upload",
             "upload image",
-            data={"media_category": "tweet_image", "media_type": mime},
+            data={"media_category": "tweet_image"},
             files={"media": ("image", data, mime)},
         )
         return str(_data(body, "upload image")["id"])
@@ -313,17 +341,41 @@ class XClient:
                 files={"media": ("chunk", chunk, "application/octet-stream")},
             )
         body = self._call("POST", f"/2/media/upload/{media_id}/finalize", "upload finalize")
-        state = (_data(body, "upload finalize").get("processing_info") or {}).get("state")
-        if state == "failed":
-            raise PermanentError(f"upload finalize: X could not process media {media_id}")
+        self._wait_until_processed(media_id, _data(body, "upload finalize"))
         return media_id
+
+    def _wait_until_processed(self, media_id: str, data: Mapping[str, Any]) -> None:
+        """Poll ``STATUS`` while X says the media is pending or in progress (FINALIZE may
+        answer ``processing_info``); a post naming unprocessed media is refused."""
+        deadline = self._clock() + self._processing_timeout_s
+        while True:
+            info = data.get("processing_info") or {}
+            state = info.get("state", "succeeded")
+            if state == "succeeded":
+                return
+            if state == "failed":
+                error = (info.get("error") or {}).get("message", "no reason given")
+                raise PermanentError(f"upload: X could not process media {media_id}: {error}")
+            wait_s = max(float(info.get("check_after_secs") or 1), 0.0)
+            if self._clock() + wait_s > deadline:
+                raise TransientError(f"upload: media {media_id} still {state} after "
+                                     f"{self._processing_timeout_s} s")  # fmt: skip
+            self._sleep(wait_s)
+            params = {"command": "STATUS", "media_id": media_id}
+            body = self._call("GET", "/2/media/upload", "upload status", params=params)
+            data = _data(body, "upload status")
 
     # --- plumbing ---------------------------------------------------------------------
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         """One API request; errors mapped, JSON object returned."""
-        with self._guarded(what):
-            response = self._http.request(method, path, **kwargs)
+        return self._json(self._send(method, path, what, **kwargs), what)
+
+    def _send(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        with self._guarded(what), within_deadline(self._timeout_s):
+            return self._http.request(method, path, **kwargs)
+
+    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if response.is_error:
             raise map_error(response, what)
         if not response.content:
@@ -343,47 +395,59 @@ class XClient:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise map_error(exc, what) from exc
 
+    @contextmanager
+    def _photo_deadline(self, url: str) -> Iterator[None]:
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise self._too_slow(url) from exc
+
+    def _too_slow(self, url: str) -> PhotoTimedOut:
+        return PhotoTimedOut(f"photo {url}: took more than {self._photo_timeout_s} s")
+
     def _check_media_url(self, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
         allowed_schemes = ("https", "http") if self._allow_insecure_media else ("https",)
         if parts.scheme.lower() not in allowed_schemes:
-            raise PhotoError(f"photo {url}: only https URLs are fetched")
+            raise PhotoRefused(f"photo {url}: only https URLs are fetched")
         if (parts.hostname or "").lower() not in self._media_hosts:
-            raise PhotoError(f"photo {url}: host {parts.hostname!r} is not an X media host")
+            raise PhotoRefused(f"photo {url}: host {parts.hostname!r} is not an X media host")
 
     def _fetch_photo_hop(self, url: str, deadline: float) -> tuple[str | None, bytes | None]:
         """One GET: ``(location, None)`` for a redirect, ``(None, bytes)`` for the photo."""
         remaining_s = deadline - self._clock()
         if remaining_s <= 0:
-            raise PhotoError(f"photo {url}: took more than {self._photo_timeout_s} s")
+            raise self._too_slow(url)
         with self._http.stream("GET", url, auth=None, timeout=remaining_s) as response:
             if response.is_redirect:
                 return response.headers.get("location", ""), None
             if response.status_code == 429 or response.status_code >= 500:
                 raise map_error(response, f"download photo {url}")
             if response.is_error:
-                raise PhotoError(f"photo {url}: HTTP {response.status_code}")
+                raise PhotoUnavailable(f"photo {url}: HTTP {response.status_code}")
             self._check_photo_headers(url, response.headers)
             return None, self._read_capped(url, response, deadline)
 
     def _check_photo_headers(self, url: str, headers: httpx.Headers) -> None:
         content_type = headers.get("content-type", "image/")
         if not content_type.lower().startswith("image/"):
-            raise PhotoError(f"photo {url}: not an image ({content_type})")
+            raise PhotoUnavailable(f"photo {url}: not an image ({content_type})")
         declared = _float_header(headers, "content-length")
         if declared is not None and declared > self._photo_max_bytes:
-            raise PhotoError(f"photo {url}: {int(declared)} bytes, above {self._photo_max_bytes}")
+            raise PhotoTooLarge(
+                f"photo {url}: {int(declared)} bytes, above {self._photo_max_bytes}"
+            )
 
     def _read_capped(self, url: str, response: httpx.Response, deadline: float) -> bytes:
         received = bytearray()
         for chunk in response.iter_bytes():
             received += chunk
             if len(received) > self._photo_max_bytes:
-                raise PhotoError(f"photo {url}: more than {self._photo_max_bytes} bytes")
+                raise PhotoTooLarge(f"photo {url}: more than {self._photo_max_bytes} bytes")
             if self._clock() > deadline:
-                raise PhotoError(f"photo {url}: took more than {self._photo_timeout_s} s")
+                raise self._too_slow(url)
         if not received:
-            raise PhotoError(f"photo {url}: empty")
+            raise PhotoUnavailable(f"photo {url}: empty")
         return bytes(received)
 
 
@@ -398,7 +462,7 @@ def _reply_among(posts: Sequence[Any], in_reply_to_id: str) -> str | None:
     for post in posts:
         if not isinstance(post, dict):
             continue
-        for ref in post.get("referenced_tweets") or []:
+        for ref in post.get("referenced_tweets") or post.get("referenced_posts") or []:
             if ref.get("type") == "replied_to" and str(ref.get("id")) == in_reply_to_id:
                 return str(post["id"])
     return None
@@ -421,19 +485,14 @@ def _post_from_v2(data: Mapping[str, Any], includes: Mapping[str, Any]) -> Post:
         for key in keys
         if key in media and media[key].get("type") == "photo" and media[key].get("url")
     )
-    parent = next(
-        (
-            str(ref["id"])
-            for ref in data.get("referenced_tweets") or []
-            if ref.get("type") == "replied_to"
-        ),
-        None,
-    )
+    references = data.get("referenced_tweets") or data.get("referenced_posts") or []
+    parent = next((str(r["id"]) for r in references if r.get("type") == "replied_to"), None)
+    note = data.get("note_tweet") or data.get("note_post") or {}
     return Post(
         id=str(data["id"]),
         author_id=author_id,
         author_handle=users.get(author_id, ""),
-        text=str((data.get("note_tweet") or {}).get("text") or data.get("text", "")),
+        text=str(note.get("text") or data.get("text", "")),
         photo_urls=photos[:MAX_IMAGES],
         in_reply_to_id=parent,
     )

@@ -1,4 +1,5 @@
-"""Authentication for the X API: OAuth 1.0a user context (HMAC-SHA1) and OAuth 2 bearer.
+"""Authentication for the X API: OAuth 1.0a user context (HMAC-SHA1), OAuth 2 bearer tokens
+(app-only, or a user's with refresh).
 
 Signing uses Authlib's RFC 5849 primitives (base string, HMAC-SHA1, header rendering).
 Authlib's own ``httpx_client.OAuth1Auth`` is not used on purpose: for a JSON or multipart
@@ -10,6 +11,7 @@ or multipart body is never part of the base string.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 import urllib.parse
@@ -25,6 +27,7 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 __all__ = [
     "BearerToken",
     "OAuth1",
+    "OAuth2UserToken",
     "oauth1_signature",
     "parse_oauth_header",
     "signed_params",
@@ -135,3 +138,67 @@ class BearerToken(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
+
+
+TokenSaver = Callable[[str, str], None]  # (access_token, refresh_token) -> None
+
+
+class OAuth2UserToken(httpx.Auth):
+    """OAuth 2.0 user context (a user's access token), refreshed when X answers 401.
+
+    X requires it where the app acts for a user without OAuth 1.0a, e.g. to subscribe the
+    bot to its private X Activity events (``post.mention.create``). The refresh is X's
+    ``POST /2/oauth2/token`` with ``grant_type=refresh_token``; a confidential client
+    authenticates with HTTP Basic (``client_id:client_secret``). X rotates the refresh
+    token on each use, so ``on_refresh`` is told both new tokens (store them).
+    """
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        access_token: str,
+        refresh_token: str,
+        client_id: str,
+        client_secret: str | None = None,
+        *,
+        token_url: str = "https://api.x.com/2/oauth2/token",
+        on_refresh: TokenSaver | None = None,
+    ) -> None:
+        self._access_token = access_token
+        self._refresh_token = refresh_token
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token_url = token_url
+        self._on_refresh = on_refresh
+
+    def __repr__(self) -> str:
+        return f"OAuth2UserToken(client_id={self._client_id!r}, tokens=<hidden>)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        response = yield request
+        if response.status_code != 401 or not self._refresh_token:
+            return
+        refreshed = yield self._refresh_request()
+        if refreshed.status_code != 200:
+            return  # the caller sees the first 401
+        self._store(refreshed.json())
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        yield request
+
+    def _refresh_request(self) -> httpx.Request:
+        form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+        headers = {"Content-Type": FORM_CONTENT_TYPE}
+        if self._client_secret is None:
+            form["client_id"] = self._client_id
+        else:
+            pair = f"{self._client_id}:{self._client_secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return httpx.Request("POST", self._token_url, data=form, headers=headers)
+
+    def _store(self, body: dict[str, object]) -> None:
+        self._access_token = str(body["access_token"])
+        self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
+        if self._on_refresh is not None:
+            self._on_refresh(self._access_token, self._refresh_token)

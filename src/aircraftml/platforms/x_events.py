@@ -6,7 +6,10 @@ Two envelopes arrive at the same webhook:
   tweet, ...], ...}``. Photos come with the tweet (``extended_entities.media``).
 - X Activity API: ``{"data": {"event_type": "post.mention.create", "payload": <v2 post>,
   "includes": {"users": [...]}, ...}}``. Its posts carry no media, so ``photo_urls`` is
-  empty and the handler looks the post up.
+  empty and the handler looks the post up. X documents ``includes`` as optional ("when
+  available"; its ``post.delete`` sample nests each user under ``data``), so a mention
+  whose author is not in ``includes`` is kept with an empty ``author_handle``: the
+  handler's lookup (``expansions=author_id``) names the author.
 
 Kept: one Request per post whose author *summoned* the bot, i.e. mentioned it in the text
 they wrote. X's rule since 2026-02-23 lets a self-serve app reply only then. A mention
@@ -212,7 +215,8 @@ def _request_from_activity_event(
     if not _v2_mentions_bot(post, text, bot):
         logger.debug("x post %s dropped: the author did not mention the bot", post_id)
         return None
-    includes = _mapping(event.get("includes") or {}, "includes")
+    raw_includes = event.get("includes")
+    includes: Mapping[str, Any] = raw_includes if isinstance(raw_includes, Mapping) else {}
     extra = {"envelope": "x_activity"}
     if isinstance(event.get("event_uuid"), str):
         extra["event_uuid"] = event["event_uuid"]
@@ -262,10 +266,18 @@ def _v2_mentions_bot(post: Mapping[str, Any], text: str, bot: _Bot) -> bool:
 
 
 def _author_handle(includes: Mapping[str, Any], author_id: str) -> str:
-    for user in includes.get("users") or []:
+    """The author's username from ``includes.users`` (flat or nested under ``data``); "" if
+    X did not include it, and the handler looks it up."""
+    users = includes.get("users")
+    for user in users if isinstance(users, list) else []:
+        if isinstance(user, Mapping) and isinstance(user.get("data"), Mapping):
+            user = user["data"]
         if isinstance(user, Mapping) and str(user.get("id")) == author_id:
-            return _text_field(user, "username")
-    raise _Malformed(f"includes.users lacks the author {author_id}")
+            username = user.get("username")
+            if isinstance(username, str) and username:
+                return username
+    logger.info("x post by %s: author not in includes; the handler looks it up", author_id)
+    return ""
 
 
 def _v2_photo_urls(post: Mapping[str, Any], includes: Mapping[str, Any]) -> tuple[str, ...]:

@@ -6,9 +6,14 @@ U+2032-U+2037, and 200 elsewhere (CJK, emoji, most non-Latin scripts). An emoji 
 weighs 23 characters whatever its length. The text is NFC-normalised first. The limit is
 28,000 weight units, i.e. 280 "characters" of weight 100.
 
-URLs are recognised more eagerly than twitter-text does (any ``name.tld`` with a
-two-or-more-letter TLD counts as a URL), so the count errs on the high side: a text this
-function accepts is never too long for X.
+A URL is what twitter-text takes for one: ``http(s)://`` or a bare ASCII ``name.tld``, whose
+host labels are 1-63 characters (63 once punycode-encoded, for a Unicode host), neither
+starting nor ending with ``-``, under a TLD of two or more letters; it ends before
+whitespace, Unicode directional marks and trailing punctuation. A candidate whose host
+breaks these rules is plain text, as twitter-text counts it. twitter-text checks the TLD
+against its list and this does not, so a bare ``name.xyzzy`` counts 23 here (X counts its
+letters): the count may be high for such text, never low (`tests/test_x_text_conformance.py`
+runs twitter-text's v3 suite).
 """
 
 from __future__ import annotations
@@ -22,11 +27,17 @@ DEFAULT_WEIGHT = 200
 URL_LENGTH = 23
 LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 
+_TRAILING = r"[.,!?:;'\")\]]"  # punctuation after a URL, not part of it
+_NOT_IN_URL = "\\s\u202a-\u202e\u2066-\u2069\ufffe\uffff"
 _URL = re.compile(
-    r"(?:https?://|www\.)[^\s]+"
-    r"|(?<![\w@.-])(?:[a-z0-9-]+\.)+[a-z]{2,63}(?::\d+)?(?:/[^\s]*)?(?![\w.-]*\w)",
+    rf"(?<![\w@.\-/])(?P<scheme>https?://)?(?P<host>[^{_NOT_IN_URL}/:?#]+?)"
+    rf"(?P<port>:\d{{1,5}})?(?P<path>[/?#][^{_NOT_IN_URL}]*)?"
+    rf"(?={_TRAILING}*(?:[{_NOT_IN_URL}]|$))",
     re.IGNORECASE,
 )
+_URL_END = re.compile(r"[^\w/=#+\-)]+$")  # trailing punctuation is not part of a URL
+_LABEL = re.compile(r"^[^\W_](?:[\w-]*[^\W_])?$")
+MAX_LABEL_CHARS = 63
 _ZWJ = 0x200D
 
 __all__ = ["MAX_WEIGHTED_LENGTH", "fits_in_post", "weighted_length"]
@@ -37,12 +48,43 @@ def weighted_length(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
     units = 0
     position = 0
-    for match in _URL.finditer(text):
-        units += _weight_of_plain(text[position : match.start()])
+    for start, end in _url_spans(text):
+        units += _weight_of_plain(text[position:start])
         units += URL_LENGTH * SCALE
-        position = match.end()
+        position = end
     units += _weight_of_plain(text[position:])
     return -(-units // SCALE)  # ceiling
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each URL in ``text``, as twitter-text finds them."""
+    spans = []
+    for match in _URL.finditer(text):
+        if not _valid_host(match["host"], with_scheme=match["scheme"] is not None):
+            continue
+        end = match.end()
+        if match["path"]:
+            trailing = _URL_END.search(match["path"])
+            end -= len(trailing.group()) if trailing else 0
+        spans.append((match.start(), end))
+    return spans
+
+
+def _valid_host(host: str, *, with_scheme: bool) -> bool:
+    labels = host.split(".")
+    if len(labels) < 2 or not (with_scheme or host.isascii()):
+        return False
+    tld = labels[-1]
+    if len(tld) < 2 or not all(ch.isalpha() for ch in tld):
+        return False
+    return all(_LABEL.match(label) and _label_chars(label) <= MAX_LABEL_CHARS for label in labels)
+
+
+def _label_chars(label: str) -> int:
+    """The label's length in DNS: its punycode form (``xn--...``) when it is not ASCII."""
+    if label.isascii():
+        return len(label)
+    return len("xn--") + len(label.encode("punycode"))
 
 
 def fits_in_post(text: str) -> bool:

@@ -17,7 +17,7 @@ has passed and another consumer has received it, the stale receipt makes them a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -42,10 +42,15 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
+    """Counts of messages; ``oldest_age_s`` is how long the oldest message not yet done has
+    waited since it was sent (None when there is none, or the backend cannot say: SQS). It
+    moves with the clock, so stats compare equal on their counts alone."""
+
     ready: int
     in_flight: int
     delayed: int
     dead: int
+    oldest_age_s: float | None = field(default=None, compare=False)
 
 
 class RequestQueue(Protocol):

@@ -31,6 +31,7 @@ class _Entry:
     receive_count: int = 0
     receipt: str | None = None
     last_error: str | None = None
+    sent_at_s: float = 0.0
 
 
 class MemoryQueue:
@@ -47,11 +48,13 @@ class MemoryQueue:
         self._changed = threading.Condition()
 
     def send(self, bodies: Sequence[str], delay_s: float = 0.0) -> list[str]:
-        visible_at_s = self._clock() + max(0.0, delay_s)
+        now = self._clock()
+        visible_at_s = now + max(0.0, delay_s)
         ids = [uuid.uuid4().hex for _ in bodies]
         with self._changed:
             for message_id, body in zip(ids, bodies, strict=True):
-                self._entries[message_id] = _Entry(message_id, body, next(self._seq), visible_at_s)
+                entry = _Entry(message_id, body, next(self._seq), visible_at_s, sent_at_s=now)
+                self._entries[message_id] = entry
             self._changed.notify_all()
         return ids
 
@@ -117,11 +120,13 @@ class MemoryQueue:
             dead = len(self._dead)
         waiting = [e for e in entries if e.visible_at_s > now]
         in_flight = sum(1 for e in waiting if e.receipt is not None)
+        oldest_sent_s = min((e.sent_at_s for e in entries), default=None)
         return QueueStats(
             ready=len(entries) - len(waiting),
             in_flight=in_flight,
             delayed=len(waiting) - in_flight,
             dead=dead,
+            oldest_age_s=None if oldest_sent_s is None else max(0.0, now - oldest_sent_s),
         )
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
@@ -136,7 +141,9 @@ class MemoryQueue:
             chosen = list(self._dead) if ids is None else [i for i in ids if i in self._dead]
             for message_id in chosen:
                 letter = self._dead.pop(message_id)
-                self._entries[message_id] = _Entry(message_id, letter.body, next(self._seq), now)
+                self._entries[message_id] = _Entry(
+                    message_id, letter.body, next(self._seq), now, sent_at_s=now
+                )
             self._changed.notify_all()
         if chosen:
             logger.info("redrove %d dead letters", len(chosen))

@@ -33,8 +33,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from aircraftml._sqlite import Database, Synchronous
+from aircraftml._sqlite import Database, Synchronous, tables_in
+from aircraftml.errors import ConfigError
 from aircraftml.queue.base import DeadLetter, Message, QueueStats, give_up_reason
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,9 @@ SELECT id, body, sent_at_s, ? FROM dead_letters
 """
 
 
+QUEUE_TABLES = frozenset({"messages", "dead_letters"})
+
+
 class SqliteQueue:
     """A RequestQueue in the SQLite file at ``path`` (created if missing).
 
@@ -99,6 +104,18 @@ class SqliteQueue:
         self._changed = threading.Condition()
         self._changes = 0
         self._sends = _GroupCommit(self._insert)
+
+    @classmethod
+    def open_existing(cls, path: Path, **options: Any) -> SqliteQueue:
+        """The queue in an existing queue file; ConfigError for a missing file or one that
+        is no queue (the state file...), left untouched: no table is created in it."""
+        if not path.is_file():
+            raise ConfigError(f"no queue file at {path}")
+        tables = tables_in(path)
+        if not tables >= QUEUE_TABLES:
+            found = ", ".join(sorted(tables)) or "none"
+            raise ConfigError(f"{path} is not a queue file (its tables: {found})")
+        return cls(path, **options)
 
     @property
     def path(self) -> Path:
@@ -187,19 +204,25 @@ class SqliteQueue:
                 return
             _bury(conn, message.id, reason, self._clock())
 
+    def check_writable(self) -> None:
+        """Raise unless a send could be stored now (the file is not locked, full, corrupt)."""
+        self._db.check_writable()
+
     def stats(self) -> QueueStats:
         now = self._clock()
         with self._db.read() as conn:
-            ready, in_flight, delayed = conn.execute(
+            ready, in_flight, delayed, oldest_sent_s = conn.execute(
                 "SELECT "
                 " coalesce(sum(visible_at_s <= ?), 0),"
                 " coalesce(sum(visible_at_s > ? AND receipt IS NOT NULL), 0),"
-                " coalesce(sum(visible_at_s > ? AND receipt IS NULL), 0) "
+                " coalesce(sum(visible_at_s > ? AND receipt IS NULL), 0),"
+                " min(sent_at_s) "
                 "FROM messages",
                 (now, now, now),
             ).fetchone()
             (dead,) = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
-        return QueueStats(ready=ready, in_flight=in_flight, delayed=delayed, dead=dead)
+        oldest_age_s = None if oldest_sent_s is None else max(0.0, now - oldest_sent_s)
+        return QueueStats(ready, in_flight, delayed, dead, oldest_age_s=oldest_age_s)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters first."""
