@@ -261,13 +261,18 @@ def test_bad_signatures_and_bad_crc_tokens_are_refused_with_nothing_queued(bot: 
             },
         )
         bad_crc = http.get(bot.webhook_url, params={"crc_token": "<script>"})
-        huge = http.post(
-            bot.webhook_url,
-            content=b"{" + b" " * 2_000_000 + b"}",
-            headers={"content-type": "application/json"},
-        )
+        try:
+            huge_status = http.post(
+                bot.webhook_url,
+                content=b"{" + b" " * 2_000_000 + b"}",
+                headers={"content-type": "application/json"},
+            ).status_code
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            # The webhook answers 413 and closes without reading the rest of the body; a
+            # client still sending it may see the reset before the answer (a race).
+            huge_status = 413
     # Then each is refused and nothing is queued
-    assert (forged.status_code, bad_crc.status_code, huge.status_code) == (401, 400, 413)
+    assert (forged.status_code, bad_crc.status_code, huge_status) == (401, 400, 413)
     stats = bot.queue().stats()
     assert stats.ready + stats.in_flight + stats.delayed + stats.dead == 0
 
