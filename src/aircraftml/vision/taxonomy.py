@@ -124,18 +124,23 @@ class Taxonomy:
     ) -> tuple[tuple[str, ...], npt.NDArray[np.float64]]:
         """``[N, groups]`` summed probabilities at ``level`` ("family" or "manufacturer"),
         and the groups' names: what evaluation at that level scores."""
-        names = self.families if level == "family" else self.manufacturers
-        groups = tuple(sorted({name or "unknown maker" for name in names}))
-        index = np.asarray([groups.index(name or "unknown maker") for name in names])
+        groups, index = self._groups(level)
         summed = np.zeros((probabilities.shape[0], len(groups)), dtype=np.float64)
         np.add.at(summed.T, index, np.asarray(probabilities, dtype=np.float64).T)
         return groups, summed
 
     def group_index(self, level: str) -> npt.NDArray[np.int64]:
         """For each label, the index of its group at ``level`` in ``group_probabilities``."""
-        names = self.families if level == "family" else self.manufacturers
-        groups = tuple(sorted({name or "unknown maker" for name in names}))
-        return np.asarray([groups.index(name or "unknown maker") for name in names])
+        return self._groups(level)[1]
+
+    def _groups(self, level: str) -> tuple[tuple[str, ...], npt.NDArray[np.int64]]:
+        """The sorted group names at ``level`` and each label's index among them."""
+        names = [
+            name or "unknown maker"
+            for name in (self.families if level == "family" else self.manufacturers)
+        ]
+        groups = tuple(sorted(set(names)))
+        return groups, np.asarray([groups.index(name) for name in names], dtype=np.int64)
 
 
 def _best_group(names: Sequence[str], probabilities: npt.NDArray[np.floating[Any]]) -> LevelGuess:
