@@ -69,3 +69,23 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     path.write_text("", encoding="utf-8")
     with pytest.raises(ConfigError, match="is empty"):
         load_registry(path)
+
+
+def test_the_registry_setting_is_aircraftml_registry() -> None:
+    from aircraftml.config import Settings
+
+    environ = {
+        "AIRCRAFTML_BOT_USER_ID": "1000",
+        "AIRCRAFTML_BOT_HANDLE": "aircraftml",
+        "AIRCRAFTML_X_CONSUMER_KEY": "key",
+        "AIRCRAFTML_X_CONSUMER_SECRET": "consumer-secret",
+        "AIRCRAFTML_X_ACCESS_TOKEN": "token",
+        "AIRCRAFTML_X_ACCESS_TOKEN_SECRET": "token-secret",
+    }
+    assert Settings.load(environ).registry is None
+    assert Settings.load(environ).read_registrations is True
+    settings = Settings.load(
+        {**environ, "AIRCRAFTML_REGISTRY": "fleet.csv", "AIRCRAFTML_READ_REGISTRATIONS": "0"}
+    )
+    assert settings.registry == Path("fleet.csv")
+    assert settings.read_registrations is False

@@ -120,6 +120,8 @@ def build_handler(settings: Settings, state: StateStore) -> Handler:
         detector_path=settings.detector_path,
         classifier_dir=settings.classifier_dir,
         threads=settings.threads_per_worker,
+        read_registrations=settings.read_registrations,
+        registry_path=settings.registry,
     )
     platform = build_platform(settings)
     learning = Learning(state, recognizer.taxonomy.labels, platform.download_photo)
