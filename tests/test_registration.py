@@ -122,3 +122,15 @@ def test_the_shared_erj_145_photo_shows_f_gubc(reader: RegistrationReader) -> No
     assert (registration.text, registration.country) == ("F-GUBC", "France")
     x0, y0, x1, _ = registration.box
     assert 430 <= x0 <= 470 and 510 <= x1 <= 550 and 200 <= y0 <= 240
+
+
+def test_aircraft_too_small_to_carry_a_legible_registration_are_not_read(
+    reader: RegistrationReader,
+) -> None:
+    # Given a large painted registration, but an aircraft box under 200 px long
+    jpeg = _fuselage(("G-EUPT", (980, 350), 60))
+    source = PhotoSource(decode_photo(jpeg), jpeg)
+    # Then that box is not read, while the large box around it is
+    small, large = reader.read_all(source, [(960, 330, 1150, 430), (30, 200, 1370, 480)])
+    assert small is None
+    assert large is not None and large.text == "G-EUPT"

@@ -4,7 +4,7 @@ For one aircraft box: cut the box (and a margin) out of the photo at the resolut
 needs (re-decoding the photo larger when the detector's copy is too small), find the text
 lines in it, keep the lines shaped like a registration (a short line: a few characters),
 read them, and keep a reading only when it spells a registration in its country's format
-(``registration_formats``) with a calibrated confidence of at least ``SHOW_CONFIDENCE``.
+(``registration_formats``) with a calibrated confidence of at least ``SHOW_CONFIDENCE`` (97%).
 A wrong registration is worse than none: when two lines spell different registrations, none
 is shown. When no line in the box is shaped like one, nothing is read at all (the reading is
 most of the cost).
@@ -30,18 +30,26 @@ from aircraftml.vision.registration_formats import Match, match_registration
 DETECT_BOX_SIDE_PX = 1152
 MAX_UPSCALE = 2.0
 BOX_MARGIN = 0.04  # of the box's size, on each side
+# An aircraft smaller than this (long side, photo pixels) carries no legible registration;
+# in a photo of many, only the largest are read (each read costs about as much as the rest
+# of the pipeline).
+MIN_BOX_SIDE_PX = 200
+MAX_AIRCRAFT_READ = 4
 # A line worth reading: as tall as legible text, and shaped like 3-8 characters (the
 # detector's boxes are padded, so six characters come out about three times as wide as tall).
 MIN_LINE_HEIGHT_PX = 9.0
 MIN_LINE_ASPECT, MAX_LINE_ASPECT = 1.5, 7.0
 MAX_LINES_READ = 8
-SHOW_CONFIDENCE = 0.9
 # Platt scaling of the weakest character's probability (logit) into the chance the whole
-# registration is right, fitted on 100 rendered photos (benchmarks/bench_registration.py
-# --fit, seed 2027: 58 readings, 57 right). What a look-alike swap (O for 0) costs is a
-# prior, not fitted: too few swapped readings came up to fit it.
-CALIBRATION_SLOPE = 1.61
-CALIBRATION_INTERCEPT = 1.24
+# registration is right, fitted on 300 rendered photos (benchmarks/bench_registration.py
+# --fit, seed 2027: 193 readings, 191 right, the two wrong ones with their weakest character
+# at 0.27 and 0.61). Shown from 0.97: a weakest character of about 0.67 or better. With so
+# few wrong readings to fit on, the low end of the scale is loosely known; the threshold is
+# set where none of them would have been shown. What a look-alike swap (O for 0) costs is
+# a prior, not fitted: too few swapped readings came up to fit it.
+SHOW_CONFIDENCE = 0.97
+CALIBRATION_SLOPE = 2.56
+CALIBRATION_INTERCEPT = 1.68
 SUBSTITUTION_LOGIT_COST = 1.5
 _PROB_EPS = 1e-6
 
