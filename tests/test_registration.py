@@ -127,10 +127,29 @@ def test_the_shared_erj_145_photo_shows_f_gubc(reader: RegistrationReader) -> No
 def test_aircraft_too_small_to_carry_a_legible_registration_are_not_read(
     reader: RegistrationReader,
 ) -> None:
-    # Given a large painted registration, but an aircraft box under 200 px long
-    jpeg = _fuselage(("G-EUPT", (980, 350), 60))
+    # Given a registration that can be read inside a box 190 px long
+    jpeg = _fuselage(("G-EUPT", (980, 350), 24))
     source = PhotoSource(decode_photo(jpeg), jpeg)
-    # Then that box is not read, while the large box around it is
-    small, large = reader.read_all(source, [(960, 330, 1150, 430), (30, 200, 1370, 480)])
-    assert small is None
-    assert large is not None and large.text == "G-EUPT"
+    small, large = (960, 330, 1150, 400), (30, 200, 1370, 480)
+    legible = reader.read(source, small)
+    assert legible is not None and legible.text == "G-EUPT"
+    # When the photo's aircraft are read, that box is below the 200 px an aircraft needs
+    found = reader.read_all(source, [small, large])
+    # Then only the large one is read
+    assert found[0] is None
+    assert found[1] is not None and found[1].text == "G-EUPT"
+
+
+def test_a_photo_too_large_to_decode_at_full_size_is_read_from_the_reduced_copy() -> None:
+    # Given a 41-megapixel JPEG: the detector's copy decodes at 1/8, full size is refused
+    image = Image.new("RGB", (8200, 5000), (120, 170, 225))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=50)
+    jpeg = out.getvalue()
+    photo = decode_photo(jpeg)
+    assert photo.scale < 0.2
+    # When the reader wants a 1,000 px aircraft box at more pixels than the copy has
+    region = PhotoSource(photo, jpeg).region((1000, 1000, 2000, 1500), 1152)
+    # Then it works from the copy it has instead of refusing the photo
+    assert region is not None
+    assert region.bgr.shape[1] > 1000

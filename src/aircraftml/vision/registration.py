@@ -12,6 +12,7 @@ most of the cost).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from aircraftml.errors import ModelError, PhotoError
 from aircraftml.vision.image import Photo, decode_photo
 from aircraftml.vision.ocr import Ocr, ReadText, TextLine, load_ocr
 from aircraftml.vision.registration_formats import Match, match_registration
+
+logger = logging.getLogger(__name__)
 
 # The box's long side in the text detector's input: registrations are painted about 1/50 to
 # 1/100 of an aircraft's length tall, so this keeps them 12-24 px tall, which the detector
@@ -131,7 +135,25 @@ class RegistrationReader:
     def read_all(
         self, source: PhotoSource, boxes: Sequence[tuple[int, int, int, int]]
     ) -> list[Registration | None]:
-        return [self.read(source, box) for box in boxes]
+        """One registration or None per box: the ``MAX_AIRCRAFT_READ`` largest boxes of at
+        least ``MIN_BOX_SIDE_PX`` are read, the others get None."""
+        sides = [max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes]
+        largest = sorted(range(len(boxes)), key=lambda i: -sides[i])[:MAX_AIRCRAFT_READ]
+        chosen = {i for i in largest if sides[i] >= MIN_BOX_SIDE_PX}
+        return [
+            self._read_or_none(source, box) if i in chosen else None for i, box in enumerate(boxes)
+        ]
+
+    def _read_or_none(
+        self, source: PhotoSource, box: tuple[int, int, int, int]
+    ) -> Registration | None:
+        """A registration is extra: when the OCR fails on one box, the aircraft is still
+        answered, without it."""
+        try:
+            return self.read(source, box)
+        except ModelError as exc:
+            logger.warning("registration not read in box %s: %s", box, exc)
+            return None
 
     def _sure_registration(self, readings: list[Reading], region: _Region) -> Registration | None:
         if not readings or len({r.match.text for r in readings}) != 1:
@@ -259,7 +281,12 @@ class PhotoSource:
         if best.scale >= min(wanted_scale, 1.0) or self._data is None:
             return best
         long_side = max(self._photo.width, self._photo.height)
-        self._larger = decode_photo(self._data, max_side_px=math.ceil(long_side * wanted_scale))
+        try:
+            self._larger = decode_photo(self._data, max_side_px=math.ceil(long_side * wanted_scale))
+        except PhotoError as exc:  # larger than we decode (MAX_DECODED_PIXELS): do without
+            logger.info("photo not decoded larger for its registration: %s", exc)
+            self._data = None
+            return best
         return self._larger
 
 
