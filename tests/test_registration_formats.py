@@ -4,6 +4,7 @@ country comes from the nationality mark."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -76,6 +77,30 @@ def test_a_digit_read_for_its_look_alike_letter_is_swapped_and_counted() -> None
     assert matched is not None
     assert (matched.text, matched.country, matched.substitutions) == ("4O-AOM", "Montenegro", 1)
     assert country_of("40-AOM") is None  # the country of what is written, not of a guess
+
+
+def test_i_and_o_are_not_letters_where_digits_may_stand() -> None:
+    # Where a position may hold a digit or a letter (Japan, China), I and O could be 1 and
+    # 0: they are taken as the digits, and the swap is counted against the confidence
+    for read, meant in (("JA155I", "JA1551"), ("B-123O", "B-1230")):
+        matched = match_registration(read)
+        assert matched is not None
+        assert (matched.text, matched.substitutions) == (meant, 1)
+
+
+def test_a_look_alike_that_fits_a_format_either_way_is_not_guessed() -> None:
+    from aircraftml.vision.registration_formats import _fit_suffix
+
+    either = re.compile("[0-9A-Z]{2}")
+    assert _fit_suffix("1O", either) is None  # 10, 1O, I0 and IO all fit: no guess
+    assert _fit_suffix("AB", either) == ("AB", 0)
+
+
+def test_a_look_alike_the_format_rules_out_is_not_ambiguous() -> None:
+    # The FAA issues no I or O: N1551 can only be N1551
+    matched = match_registration("N1551")
+    assert matched is not None and (matched.text, matched.substitutions) == ("N1551", 0)
+    assert match_registration("JA8089") is not None
 
 
 def test_spaces_dots_case_and_long_dashes_are_normalised() -> None:

@@ -10,7 +10,9 @@ aircraft ("DELTA", "BOEING", "EXIT") never pass for registrations.
 
 OCR confuses a few letters and digits (O/0, I/1); where a format requires a letter and the
 reader saw the digit it resembles (or the other way round), the substitution is made and
-counted, so the caller can lower its confidence (``Match.substitutions``).
+counted, so the caller can lower its confidence (``Match.substitutions``). Where the format
+allows either (Japan's JA155I and JA1551 are both valid), nothing tells them apart: such a
+string is ambiguous and is no registration at all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from dataclasses import dataclass
 
 LETTER = "[A-Z]"
 DIGIT = "[0-9]"
-US_LETTER = "[A-HJ-NP-Z]"  # the FAA does not issue I or O
+# The FAA does not issue I or O. In the other schemes that mix digits and letters in one
+# position (Japan's, China's) I and O are not accepted either: they cannot be told from 1
+# and 0 there, so such a registration is not shown rather than maybe misread.
+US_LETTER = "[A-HJ-NP-Z]"
 
 # (mark, country, suffix pattern after the mark and its dash; dash=False: no dash written)
 _FORMATS: tuple[tuple[str, str, str, bool], ...] = (
@@ -94,10 +99,15 @@ _FORMATS: tuple[tuple[str, str, str, bool], ...] = (
     ("PK", "Indonesia", rf"{LETTER}{{3}}", True),
     ("VN", "Vietnam", rf"A{DIGIT}{{3}}", True),
     ("RP", "Philippines", rf"C{DIGIT}{{3,4}}", True),
-    ("B", "China", rf"(?:{DIGIT}{{4}}|{DIGIT}{{3}}{LETTER}|{DIGIT}{{2}}{LETTER}{{2}})", True),
+    ("B", "China", rf"(?:{DIGIT}{{4}}|{DIGIT}{{3}}{US_LETTER}|{DIGIT}{{2}}{US_LETTER}{{2}})", True),
     ("B", "Hong Kong", rf"H{LETTER}{{2}}", True),
     ("B", "Macau", rf"M{LETTER}{{2}}", True),
-    ("JA", "Japan", rf"(?:{DIGIT}{{4}}|{DIGIT}{{3}}{LETTER}|{DIGIT}{{2}}{LETTER}{{2}})", False),
+    (
+        "JA",
+        "Japan",
+        rf"(?:{DIGIT}{{4}}|{DIGIT}{{3}}{US_LETTER}|{DIGIT}{{2}}{US_LETTER}{{2}})",
+        False,
+    ),
     ("HL", "South Korea", rf"{DIGIT}{{4}}", False),
     ("VH", "Australia", rf"{LETTER}{{3}}", True),
     ("ZK", "New Zealand", rf"{LETTER}{{3}}", True),
@@ -136,7 +146,7 @@ FORMATS = tuple(
 
 # What OCR reads for what: letter <-> digit pairs that look alike in the fonts on aircraft.
 _AS_LETTER = {"0": "O", "1": "I"}
-_AS_DIGIT = {"O": "0", "I": "1", "Q": "0"}
+_AS_DIGIT = {"O": "0", "I": "1"}
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "_": "-", "~": "-", "=": "-"})
 _MAX_SUFFIX = 6
 
@@ -160,7 +170,8 @@ def normalise(raw: str) -> str:
 def match_registration(raw: str) -> Match | None:
     """The registration ``raw`` spells, or None. Among the readings that fit a format the
     one with fewest substitutions wins; a tie between countries (no such pair in the table
-    today) gives None rather than a guess."""
+    today), or a look-alike that fits the format either way, gives None rather than a
+    guess."""
     text = normalise(raw)
     found = [m for fmt in FORMATS if (m := _match_format(text, fmt)) is not None]
     if not found:
@@ -216,15 +227,13 @@ def _fit_mark(text: str, mark: str) -> tuple[str | None, int]:
 
 def _fit_suffix(rest: str, pattern: re.Pattern[str]) -> tuple[str, int] | None:
     """``rest`` as read, or with look-alikes swapped where the format wants the other kind
-    of character; the fewest swaps that make it match."""
-    if pattern.fullmatch(rest):
-        return rest, 0
-    options = [_alternatives(ch) for ch in rest]
-    best: tuple[str, int] | None = None
-    for candidate, swaps in _spellings(options):
-        if pattern.fullmatch(candidate) and (best is None or swaps < best[1]):
-            best = (candidate, swaps)
-    return best
+    of character; None when no spelling fits, or more than one does (ambiguous)."""
+    fitting = [
+        (candidate, swaps)
+        for candidate, swaps in _spellings([_alternatives(ch) for ch in rest])
+        if pattern.fullmatch(candidate)
+    ]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _alternatives(ch: str) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ TEMPLATES = (
     "N#ddd",
     "N#dddd",
     "JA#ddd",
-    "JA#ddl",
+    "JA#ddu",
     "B-#ddd",
     "B-Hll",
     "VH-lll",
