@@ -112,7 +112,32 @@ def load_ocr(*, threads: int = 1) -> Ocr:
     except Exception as exc:
         raise ModelError(f"cannot load the OCR models: {exc}") from exc
     _quiet_library_loggers()
+    _reuse_memory_between_calls(engine, threads)
     return Ocr(engine, DetPreProcess)
+
+
+def _reuse_memory_between_calls(engine: Any, threads: int) -> None:
+    """RapidOCR builds its sessions without onnxruntime's memory arena, so every call
+    allocates its activations afresh; with the arena the text detector takes about 30% less
+    CPU (measured: 229 -> 163 ms on a 1152x352 box), for memory kept between calls. The
+    detector's and recogniser's sessions are built again from the same model files."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    for holder in (engine.text_det.infer, engine.text_rec.session):
+        model_path = getattr(holder.session, "_model_path", None)
+        if not model_path:
+            continue  # not the library version we know: keep its session
+        try:
+            holder.session = ort.InferenceSession(
+                model_path, options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ModelError(f"cannot load the OCR model {model_path}: {exc}") from exc
 
 
 def _read_text(result: Any) -> ReadText:
