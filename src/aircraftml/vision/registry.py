@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TextIO
 
 from aircraftml.errors import ConfigError
 from aircraftml.vision.registration_formats import match_registration
@@ -104,13 +105,23 @@ def _type_name(maker: str, model: str) -> str:
 
 
 def _read_rows(path: Path) -> Iterator[list[str]]:
+    """The file's rows, read as they are needed: the FAA's MASTER.txt is about 300,000 rows,
+    which a worker should not hold as text as well as in the registry."""
     try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        handle = path.open(encoding="utf-8-sig", errors="replace", newline="")
     except FileNotFoundError:
         raise ConfigError(f"registry file {path} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"registry file {path} cannot be read: {exc.strerror}") from None
-    return iter(csv.reader(text.splitlines()))
+    return _rows_of(handle, path)
+
+
+def _rows_of(handle: TextIO, path: Path) -> Iterator[list[str]]:
+    with handle:
+        try:
+            yield from csv.reader(handle)
+        except (OSError, csv.Error) as exc:
+            raise ConfigError(f"registry file {path} cannot be read: {exc}") from None
 
 
 def _header(rows: Iterator[list[str]], path: Path) -> list[str]:
