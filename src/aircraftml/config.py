@@ -39,8 +39,11 @@ def env_name(setting: str) -> str:
     return ENV_PREFIX + setting.upper()
 
 
-def _setting(default: Any = dataclasses.MISSING, *, secret: bool = False, doc: str = "") -> Any:
-    return field(default=default, metadata={"secret": secret, "doc": doc})
+def _setting(
+    default: Any = dataclasses.MISSING, *, secret: bool = False, doc: str = "", shown: str = ""
+) -> Any:
+    """``shown``: the default as the README's table says it, when not the value itself."""
+    return field(default=default, metadata={"secret": secret, "doc": doc, "shown": shown})
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class Settings:
         None, doc="a classifier directory written by `aircraftml train`"
     )
     registry: Path | None = _setting(
-        None, doc="registrations -> exact types: an FAA database folder or a CSV"
+        None, doc="registrations -> exact types: an FAA database folder or a CSV", shown="none"
     )
     read_registrations: bool = _setting(
         True, doc="read registrations (when the registration extra is installed)"
@@ -269,6 +272,8 @@ def settings_table() -> str:
 def _default_text(item: dataclasses.Field[Any]) -> str:
     if item.default is dataclasses.MISSING:
         return "required"
+    if item.metadata.get("shown"):
+        return str(item.metadata["shown"])
     if item.default is None:
         return "the shipped one"
     if isinstance(item.default, tuple):
