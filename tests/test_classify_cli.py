@@ -52,7 +52,7 @@ def test_json_output_names_the_aircraft_and_boxes_it_in_photo_pixels(tmp_path: P
     assert [t["confidence"] for t in types] == sorted(
         (t["confidence"] for t in types), reverse=True
     )
-    assert set(result["timings_ms"]) == {"decode", "detect", "classify", "total"}
+    assert set(result["timings_ms"]) == {"decode", "detect", "classify", "registration", "total"}
 
 
 def test_boxes_follow_exif_orientation(tmp_path: Path) -> None:

@@ -161,6 +161,8 @@ def build_handler(settings: Settings, state: StateStore) -> HandlerRouter:
         detector_path=settings.detector_path,
         classifier_dir=settings.classifier_dir,
         threads=settings.threads_per_worker,
+        read_registrations=settings.read_registrations,
+        registry_path=settings.registry,
     )
     handlers = {}
     for network in settings.networks:

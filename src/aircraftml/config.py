@@ -136,6 +136,12 @@ class Settings:
     classifier_dir: Path | None = _setting(
         None, doc="a classifier directory written by `aircraftml train`"
     )
+    registry: Path | None = _setting(
+        None, doc="registrations -> exact types: an FAA database folder or a CSV", shown="none"
+    )
+    read_registrations: bool = _setting(
+        True, doc="read registrations (when the registration extra is installed)"
+    )
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> Settings:

@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from aircraftml.config import Settings
 from aircraftml.platforms.fake_x import FakeReply, FakeX, FakeXConfig, FakeXServer, LoopbackServer
 from aircraftml.serve import WorkerPool, start_pollers
+from aircraftml.vision.registry import sample_registry_dir
 from aircraftml.webhook import WEBHOOK_PATH, create_app
 
 MONOPLANE = "propeller_monoplane_in_flight_from_above.jpg"
@@ -197,6 +198,8 @@ def running_bot(
             "AIRCRAFTML_STATE_URL": f"sqlite://{var_dir / 'state.sqlite3'}",
             "AIRCRAFTML_WORKERS": str(workers),
             "AIRCRAFTML_VISIBILITY_TIMEOUT_S": "60",
+            # the shipped sample registry: the shared ERJ-145's F-GUBC gets its exact type
+            "AIRCRAFTML_REGISTRY": str(sample_registry_dir() / "sample.csv"),
         }
     )
     from aircraftml.assembly import build_endpoint, build_queue

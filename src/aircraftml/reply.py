@@ -78,6 +78,20 @@ def with_article(label: str) -> str:
 
 
 def describe_aircraft(found: FoundAircraft, *, percent: bool = True) -> str:
+    """What the aircraft is, then its registration when it was read: ``probably an Embraer
+    ERJ-145 (71%), registration F-GUBC (France)``. When the registry knows the registration,
+    its exact type replaces the classifier's guess, and the reply says so: ``an Airbus
+    A320-214, registration D-AIZA (Germany), type from the registry``."""
+    registration = found.registration
+    if registration is None:
+        return describe_type(found, percent=percent)
+    said = f"registration {registration.text} ({registration.country})"
+    if found.registered_type:
+        return f"{with_article(found.registered_type)}, {said}, type from the registry"
+    return f"{describe_type(found, percent=percent)}, {said}"
+
+
+def describe_type(found: FoundAircraft, *, percent: bool = True) -> str:
     """The most specific level the bot is sure of (``vision/naming.py``):
     ``probably an Airbus A320 (71%)``, ``probably an Airbus A320-family jet (90%), maybe an
     Airbus A319 (48%)``, ``an aircraft I can't name: it looks a little like a Boeing C-17``;

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from aircraftml.errors import ModelError, PhotoError
+from aircraftml.errors import ConfigError, ModelError, PhotoError
 from aircraftml.reply import describe_aircraft
-from aircraftml.vision.recognizer import Recognition
+from aircraftml.vision.recognizer import FoundAircraft, Recognition
 
 
 @click.command()
@@ -34,6 +34,20 @@ from aircraftml.vision.recognizer import Recognition
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="An ONNX detector: COCO-SSD (shipped) or a YOLOv8 export.",
 )
+@click.option(
+    "--registry",
+    "registry_path",
+    type=click.Path(exists=True, path_type=Path),
+    envvar="AIRCRAFTML_REGISTRY",
+    help="Registrations -> exact types: an FAA database folder (MASTER.txt, ACFTREF.txt) or "
+    "a registration,type CSV. [env: AIRCRAFTML_REGISTRY]",
+)
+@click.option(
+    "--no-registration",
+    "skip_registration",
+    is_flag=True,
+    help="Do not read registrations (they are read when the registration extra is installed).",
+)
 @click.option("--threads", default=1, show_default=True, help="CPU threads for inference.")
 def classify(
     photos: tuple[Path, ...],
@@ -41,6 +55,8 @@ def classify(
     annotate_dir: Path | None,
     model_dir: Path | None,
     detector_path: Path | None,
+    registry_path: Path | None,
+    skip_registration: bool,
     threads: int,
 ) -> None:
     """Find every aircraft in each PHOTO and name its type.
@@ -53,9 +69,13 @@ def classify(
 
     try:
         recognizer = Recognizer.load(
-            detector_path=detector_path, classifier_dir=model_dir, threads=threads
+            detector_path=detector_path,
+            classifier_dir=model_dir,
+            threads=threads,
+            read_registrations=not skip_registration,
+            registry_path=registry_path,
         )
-    except ModelError as exc:
+    except (ModelError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     if annotate_dir is not None:
         annotate_dir.mkdir(parents=True, exist_ok=True)
@@ -104,4 +124,19 @@ def format_recognition(name: str, recognition: Recognition) -> str:
         levels = [g for g in (found.family, found.manufacturer) if g and g.n_types > 1]
         groups = "".join(f"   [{g.name} {g.confidence:.0%}]" for g in levels)
         lines.append(f"     {types}{groups}")
+        if found.registration is not None:
+            lines.append(f"     {_registration_line(found)}")
     return "\n".join(lines)
+
+
+def _registration_line(found: FoundAircraft) -> str:
+    registration = found.registration
+    assert registration is not None
+    rx0, ry0, rx1, ry1 = registration.box
+    line = (
+        f"registration {registration.text} ({registration.country}) "
+        f"{registration.confidence:.0%} at ({rx0}, {ry0})-({rx1}, {ry1})"
+    )
+    if found.registered_type:
+        line += f"; registry: {found.registered_type}"
+    return line

@@ -86,8 +86,11 @@ def _evaluate_photos(
     from aircraftml.vision.evaluate_photos import evaluate_photos
     from aircraftml.vision.recognizer import Recognizer
 
-    recognizer = Recognizer.load(
-        detector_path=detector_path, classifier_dir=model_dir, threads=threads
+    recognizer = Recognizer.load(  # types are judged: registrations would only cost time
+        detector_path=detector_path,
+        classifier_dir=model_dir,
+        threads=threads,
+        read_registrations=False,
     )
     evaluation = evaluate_photos(photo_dir, recognizer, progress=not as_json)
     if confusion_png is not None and evaluation.known:

@@ -30,6 +30,12 @@ def annotate(recognition: Recognition) -> Image.Image:
         colour = PALETTE[(number - 1) % len(PALETTE)]
         x0, y0, x1, y1 = (round(v * to_canvas) for v in found.box)
         draw.rectangle((x0, y0, x1, y1), outline=colour, width=line_px)
+        if found.registration is not None:
+            rx0, ry0, rx1, ry1 = (round(v * to_canvas) for v in found.registration.box)
+            pad = line_px * 2
+            draw.rectangle(
+                (rx0 - pad, ry0 - pad, rx1 + pad, ry1 + pad), outline=colour, width=line_px
+            )
         _draw_label(draw, font, (x0, y0), label_text(number, found), colour, canvas.size)
     return canvas
 
@@ -37,7 +43,17 @@ def annotate(recognition: Recognition) -> Image.Image:
 def label_text(number: int, found: FoundAircraft) -> str:
     """``"1 Boeing 747 91%"``: the aircraft's number (left to right) and what the bot names
     it: a type, or the family ("2 Airbus A320 family 90%") or maker it is sure of, a best
-    guess with a question mark when it is sure of nothing, or "unknown type"."""
+    guess with a question mark when it is sure of nothing, or "unknown type"; then the
+    registration when it was read (a small box is drawn around it too), and the registry's
+    exact type instead of the guess when the registry knows it ("1 Airbus A320-214 D-AIZA")."""
+    registration = found.registration
+    if registration is not None and found.registered_type:
+        return f"{number} {found.registered_type} {registration.text}"
+    named = _type_label(number, found)
+    return f"{named} {registration.text}" if registration is not None else named
+
+
+def _type_label(number: int, found: FoundAircraft) -> str:
     if not found.types:
         return f"{number} aircraft"
     named = found.named

@@ -1,4 +1,6 @@
-"""One photo in, every aircraft out: decode -> detect boxes -> classify each crop.
+"""One photo in, every aircraft out: decode -> detect boxes -> classify each crop -> read
+each aircraft's registration (when the OCR extra is installed) and look it up in the
+registry (when one is given), whose exact type then overrides the classifier's guess.
 
 This is the single path a photo takes through the vision code, for the CLI and the bot alike.
 Boxes come back in pixels of the photo as the user sees it (EXIF orientation applied, full
@@ -7,6 +9,7 @@ resolution), ordered left to right.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +21,13 @@ from aircraftml.vision.crop import crop_for_classifier
 from aircraftml.vision.detector import Detector, load_detector
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, Photo, decode_photo
 from aircraftml.vision.naming import Named, most_specific_sure_level
+from aircraftml.vision.ocr import OcrUnavailable
+from aircraftml.vision.registration import PhotoSource, Registration, RegistrationReader
+from aircraftml.vision.registry import Registry, load_registry
 from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import Box, LevelGuess, TypeGuess
+
+logger = logging.getLogger(__name__)
 
 TOP_K_TYPES = 3
 
@@ -36,6 +44,8 @@ class FoundAircraft:
     family: LevelGuess | None = None
     manufacturer: LevelGuess | None = None
     known: bool = True
+    registration: Registration | None = None
+    registered_type: str | None = None  # the registry's exact type for the registration
 
     @property
     def named(self) -> Named:
@@ -55,7 +65,14 @@ class FoundAircraft:
                 "label": named.label,
                 "confidence": round(named.confidence, 3),
             },
+            "registration": self._registration_dict(),
+            "type_source": "registry" if self.registered_type else "classifier",
         }
+
+    def _registration_dict(self) -> dict[str, Any] | None:
+        if self.registration is None:
+            return None
+        return {**self.registration.to_dict(), "registered_type": self.registered_type}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +94,8 @@ class Recognition:
 
 
 class Recognizer:
-    """Holds the loaded detector and classifier; cheap to call many times."""
+    """Holds the loaded detector, classifier and registration reader; cheap to call many
+    times."""
 
     def __init__(
         self,
@@ -85,10 +103,14 @@ class Recognizer:
         classifier: Classifier,
         *,
         max_side_px: int = DEFAULT_MAX_SIDE_PX,
+        reader: RegistrationReader | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self._detector = detector
         self._classifier = classifier
         self._max_side_px = max_side_px
+        self._reader = reader
+        self._registry = registry
 
     @classmethod
     def load(
@@ -97,15 +119,20 @@ class Recognizer:
         detector_path: Path | None = None,
         classifier_dir: Path | None = None,
         threads: int = 1,
+        read_registrations: bool = True,
+        registry_path: Path | None = None,
     ) -> Recognizer:
         """Load the shipped models, or the ones given (a YOLOv8-layout ONNX detector, a
-        model directory written by ``aircraftml train``). The process keeps freed memory
-        for the next photo (see ``malloc_tuning``): a process that recognises photos
-        allocates and frees the same large blocks for every one."""
+        model directory written by ``aircraftml train``), the registration reader when the
+        OCR extra is installed, and the registry at ``registry_path``. The process keeps
+        freed memory for the next photo (see ``malloc_tuning``): a process that recognises
+        photos allocates and frees the same large blocks for every one."""
         keep_freed_memory()
         return cls(
             load_detector(detector_path, threads=threads),
             Classifier.load(classifier_dir, threads=threads),
+            reader=_load_reader(threads) if read_registrations else None,
+            registry=load_registry(registry_path) if registry_path else None,
         )
 
     @property
@@ -118,9 +145,13 @@ class Recognizer:
         started = time.perf_counter()
         photo = decode_photo(data, max_side_px=self._max_side_px)
         decode_ms = (time.perf_counter() - started) * 1000
-        return self.recognize(photo, decode_ms=decode_ms)
+        return self.recognize(photo, decode_ms=decode_ms, data=data)
 
-    def recognize(self, photo: Photo, *, decode_ms: float = 0.0) -> Recognition:
+    def recognize(
+        self, photo: Photo, *, decode_ms: float = 0.0, data: bytes | None = None
+    ) -> Recognition:
+        """``data``, the photo's bytes, lets the registration be read from a larger decode
+        than the detector's copy."""
         started = time.perf_counter()
         boxes = sorted(self._detector.detect(photo.image), key=lambda b: (b.x0, b.y0))
         detected = time.perf_counter()
@@ -131,24 +162,53 @@ class Recognizer:
         ]
         assessments = self._classifier.assess(crops, top_k=TOP_K_TYPES)
         classified = time.perf_counter()
+        full_boxes = [_full_size_box(box, photo) for box in boxes]
+        registrations = self._read_registrations(photo, data, full_boxes)
+        read = time.perf_counter()
         aircraft = tuple(
             FoundAircraft(
-                box=_full_size_box(box, photo),
+                box=full_box,
                 score=box.score,
                 types=assessment.types,
                 family=assessment.family,
                 manufacturer=assessment.manufacturer,
                 known=assessment.known,
+                registration=registration,
+                registered_type=self._registered_type(registration),
             )
-            for box, assessment in zip(boxes, assessments, strict=True)
+            for box, full_box, assessment, registration in zip(
+                boxes, full_boxes, assessments, registrations, strict=True
+            )
         )
         timings_ms = {
             "decode": decode_ms,
             "detect": (detected - started) * 1000,
             "classify": (classified - detected) * 1000,
+            "registration": (read - classified) * 1000,
         }
         timings_ms["total"] = sum(timings_ms.values())
         return Recognition(photo=photo, aircraft=aircraft, timings_ms=timings_ms)
+
+    def _read_registrations(
+        self, photo: Photo, data: bytes | None, boxes: list[tuple[int, int, int, int]]
+    ) -> list[Registration | None]:
+        if self._reader is None:
+            return [None] * len(boxes)
+        return self._reader.read_all(PhotoSource(photo, data), boxes)
+
+    def _registered_type(self, registration: Registration | None) -> str | None:
+        if registration is None or self._registry is None:
+            return None
+        return self._registry.type_of(registration.text)
+
+
+def _load_reader(threads: int) -> RegistrationReader | None:
+    """The registration reader, or None (with one log line) without the OCR extra."""
+    try:
+        return RegistrationReader.load(threads=threads)
+    except OcrUnavailable as exc:
+        logger.info("registrations will not be read: %s", exc)
+        return None
 
 
 def _full_size_box(box: Box, photo: Photo) -> tuple[int, int, int, int]:
