@@ -7,6 +7,7 @@ webhook endpoint and handler here, so the three modes run the same code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from aircraftml.config import Settings
 from aircraftml.handler import Handler
@@ -16,7 +17,11 @@ from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_text import weighted_length
 from aircraftml.queue import RequestQueue, open_queue
 from aircraftml.state import StateStore, open_state
+from aircraftml.web.limits import UploadLimits
 from aircraftml.webhook import WebhookEndpoint
+
+if TYPE_CHECKING:
+    from aircraftml.web.app import TryPage
 
 # Settings that only the embedded backends take; a server-side queue (SQS) has its own.
 _LOCAL_SCHEMES = ("sqlite://", "memory://")
@@ -80,3 +85,22 @@ def build_endpoint(
         enqueue=enqueue,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def build_try_page(settings: Settings) -> TryPage:
+    """The try-a-photo page with its own recognizer (in the webhook's process)."""
+    from aircraftml.vision.recognizer import Recognizer
+    from aircraftml.web.app import TryPage
+
+    recognizer = Recognizer.load(
+        detector_path=settings.detector_path,
+        classifier_dir=settings.classifier_dir,
+        threads=settings.threads_per_worker,
+    )
+    limits = UploadLimits(
+        max_bytes=settings.web_max_upload_bytes,
+        max_pixels=settings.web_max_pixels,
+        max_concurrent=settings.web_max_concurrent,
+        per_client_per_minute=settings.web_rate_per_minute,
+    )
+    return TryPage(recognizer, limits)

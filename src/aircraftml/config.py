@@ -58,6 +58,11 @@ class Settings:
     photo_timeout_s: float = _setting(15.0, doc="time allowed to download one photo")
     detector_path: Path | None = _setting(None, doc="an ONNX detector (default: shipped)")
     classifier_dir: Path | None = _setting(None, doc="a trained classifier (default: shipped)")
+    web_page: bool = _setting(True, doc="serve the try-a-photo page at / beside the webhook")
+    web_max_upload_bytes: int = _setting(10_000_000, doc="largest photo the page takes")
+    web_max_pixels: int = _setting(40_000_000, doc="most pixels a photo on the page may have")
+    web_max_concurrent: int = _setting(2, doc="photos the page recognises at once (then 503)")
+    web_rate_per_minute: int = _setting(20, doc="photos one client may send the page a minute")
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> Settings:
@@ -92,6 +97,10 @@ class Settings:
         _require(self.max_body_bytes >= 1024, "max_body_bytes", "must be at least 1024")
         _require(self.visibility_timeout_s >= 5, "visibility_timeout_s", "must be >= 5")
         _require(self.max_receives >= 1, "max_receives", "must be at least 1")
+        _require(self.web_max_upload_bytes >= 1024, "web_max_upload_bytes", "must be >= 1024")
+        _require(self.web_max_pixels >= 1, "web_max_pixels", "must be at least 1")
+        _require(self.web_max_concurrent >= 1, "web_max_concurrent", "must be at least 1")
+        _require(self.web_rate_per_minute >= 1, "web_rate_per_minute", "must be at least 1")
         _require(
             self.x_api_base_url.startswith(("https://", "http://")),
             "x_api_base_url",

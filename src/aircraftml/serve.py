@@ -16,8 +16,15 @@ from types import FrameType
 
 import uvicorn
 
-from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
+from aircraftml.assembly import (
+    build_endpoint,
+    build_handler,
+    build_queue,
+    build_state,
+    build_try_page,
+)
 from aircraftml.config import Settings
+from aircraftml.web.app import web_routes
 from aircraftml.webhook import create_app
 from aircraftml.worker import Worker
 
@@ -111,7 +118,8 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     # default handler that would end this process before it stops the worker processes.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     queue = build_queue(settings)
-    app = create_app(build_endpoint(settings, queue.send))
+    page_routes = web_routes(build_try_page(settings)) if settings.web_page else []
+    app = create_app(build_endpoint(settings, queue.send), extra_routes=page_routes)
     pool = WorkerPool(settings, log_level=log_level) if workers else None
     try:
         if pool is not None:

@@ -26,7 +26,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from aircraftml.platforms.x_events import requests_from_delivery
 from aircraftml.platforms.x_webhook import InvalidCrcToken, crc_response, verify_signature
@@ -96,8 +96,9 @@ def too_large(max_body_bytes: int) -> Answer:
     return Answer(413, {"error": f"body over {max_body_bytes} bytes"})
 
 
-def create_app(endpoint: WebhookEndpoint) -> Starlette:
-    """The Starlette app serving ``endpoint`` at ``/webhook``, plus ``/healthz``."""
+def create_app(endpoint: WebhookEndpoint, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The Starlette app serving ``endpoint`` at ``/webhook``, plus ``/healthz`` and
+    ``extra_routes`` (the try-a-photo page: ``web.app``)."""
 
     async def challenge(request: HttpRequest) -> JSONResponse:
         answer = endpoint.challenge(request.query_params.get("crc_token"))
@@ -124,6 +125,7 @@ def create_app(endpoint: WebhookEndpoint) -> Starlette:
             Route(WEBHOOK_PATH, challenge, methods=["GET"]),
             Route(WEBHOOK_PATH, deliver, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *extra_routes,
         ]
     )
 

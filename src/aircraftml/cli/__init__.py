@@ -22,6 +22,7 @@ def _register() -> None:
     from aircraftml.cli import queue as queue_cli
     from aircraftml.cli import serve as serve_cli
     from aircraftml.cli import train as train_cli
+    from aircraftml.cli import web as web_cli
 
     main.add_command(classify.classify)
     main.add_command(corrections_cli.corrections)
@@ -34,6 +35,7 @@ def _register() -> None:
     main.add_command(serve_cli.worker)
     main.add_command(train_cli.train)
     main.add_command(evaluate_cli.evaluate)
+    main.add_command(web_cli.web)
 
 
 _register()
