@@ -58,6 +58,9 @@ class Settings:
     photo_timeout_s: float = _setting(15.0, doc="time allowed to download one photo")
     detector_path: Path | None = _setting(None, doc="an ONNX detector (default: shipped)")
     classifier_dir: Path | None = _setting(None, doc="a trained classifier (default: shipped)")
+    metrics_dir: Path = _setting(
+        Path("var/metrics"), doc="where serve's processes count metrics for /metrics"
+    )
     web_page: bool = _setting(True, doc="serve the try-a-photo page at / beside the webhook")
     web_max_upload_bytes: int = _setting(10_000_000, doc="largest photo the page takes")
     web_max_pixels: int = _setting(40_000_000, doc="most pixels a photo on the page may have")

@@ -44,6 +44,7 @@ from aircraftml.errors import (
 )
 from aircraftml.heartbeat import Heartbeat
 from aircraftml.learning import Learning
+from aircraftml.metrics import MENTIONS, REPLY_LATENCY, observe_recognition
 from aircraftml.platforms.base import Platform, ReplyImage
 from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply, mention_notes
 from aircraftml.state.base import ClaimStatus, StateStore
@@ -159,6 +160,9 @@ class Handler:
         if not self._state.complete(key, result, token=attempt.token):
             logger.warning("post %s: claim lost before it was marked done", request.post_id)
         logger.info("post %s: %s %s", request.post_id, handled.outcome.value, handled.reply_id)
+        MENTIONS.labels(outcome=handled.outcome.value).inc()
+        if handled.outcome is Outcome.REPLIED and request.received_at_epoch_s:
+            REPLY_LATENCY.observe(max(self._clock() - request.received_at_epoch_s, 0.0))
         return handled
 
     def _claim_kept(self, attempt: _Attempt) -> Heartbeat:
@@ -234,6 +238,7 @@ class Handler:
         except PhotoError as exc:
             logger.warning("post %s: photo %s refused: %s", request.post_id, url, exc)
             return PhotoOutcome(recognition=None, error=str(exc))
+        observe_recognition(recognition.timings_ms, source="bot")
         logger.info(
             "post %s: %d aircraft in %s (%.0f ms)",
             request.post_id,

@@ -15,6 +15,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from starlette.routing import BaseRoute
 
 from aircraftml.assembly import (
     build_endpoint,
@@ -25,6 +26,7 @@ from aircraftml.assembly import (
 )
 from aircraftml.config import Settings
 from aircraftml.web.app import web_routes
+from aircraftml.web.metrics_endpoint import metrics_route
 from aircraftml.webhook import create_app
 from aircraftml.worker import Worker
 
@@ -118,8 +120,10 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     # default handler that would end this process before it stops the worker processes.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     queue = build_queue(settings)
-    page_routes = web_routes(build_try_page(settings)) if settings.web_page else []
-    app = create_app(build_endpoint(settings, queue.send), extra_routes=page_routes)
+    routes: list[BaseRoute] = [metrics_route(queue)]
+    if settings.web_page:
+        routes += web_routes(build_try_page(settings))
+    app = create_app(build_endpoint(settings, queue.send), extra_routes=routes)
     pool = WorkerPool(settings, log_level=log_level) if workers else None
     try:
         if pool is not None:

@@ -28,6 +28,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from aircraftml.metrics import EVENTS_QUEUED, WEBHOOK_DELIVERIES
 from aircraftml.platforms.x_events import requests_from_delivery
 from aircraftml.platforms.x_webhook import InvalidCrcToken, crc_response, verify_signature
 
@@ -115,6 +116,9 @@ def create_app(endpoint: WebhookEndpoint, *, extra_routes: Sequence[BaseRoute] =
                 request.headers.get("x-twitter-webhooks-signature"),
                 request.headers.get("content-type"),
             )
+        WEBHOOK_DELIVERIES.labels(status=str(answer.status)).inc()
+        if answer.status == 200:
+            EVENTS_QUEUED.inc(answer.body.get("queued", 0))
         return JSONResponse(answer.body, status_code=answer.status)
 
     async def healthz(request: HttpRequest) -> JSONResponse:

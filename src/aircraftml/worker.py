@@ -26,6 +26,7 @@ from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
 from aircraftml.handler import Busy, Handler
 from aircraftml.heartbeat import Heartbeat
+from aircraftml.metrics import MENTIONS, RATE_LIMIT_WAITS
 from aircraftml.queue.base import Message, RequestQueue
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def verdict_for_error(
 ) -> RetryLater | WaitFor | DeadLetterNow:
     """What a failure of the ``receive_count``-th try means for the message (and logs it)."""
     if isinstance(exc, RateLimited):
+        RATE_LIMIT_WAITS.inc()
+        MENTIONS.labels(outcome="waiting for the rate limit").inc()
         wait_s = max(exc.until_epoch_s - now_epoch_s, 1.0)
         logger.warning("post %s: rate limited, waiting %.1f s: %s", post_id, wait_s, exc)
         return WaitFor(wait_s, f"rate limited: {exc}")
@@ -97,6 +100,7 @@ def verdict_for_error(
         logger.info("post %s: claimed by another worker, waiting %.1f s", post_id, wait_s)
         return WaitFor(wait_s, str(exc))
     delay_s = backoff_delay_s(receive_count)
+    MENTIONS.labels(outcome="dead-lettered" if isinstance(exc, PermanentError) else "retry").inc()
     if isinstance(exc, TransientError):
         logger.warning("post %s: will retry in %.0f s: %s", post_id, delay_s, exc)
         return RetryLater(delay_s, str(exc))
@@ -165,6 +169,7 @@ class Worker:
         Lambda containers get this from ``SqsFunction``."""
         paused_s = self._handler.rate_limited_until() - self._clock()
         if paused_s > 0:
+            RATE_LIMIT_WAITS.inc()
             return WaitFor(paused_s, "rate limited: waiting for the window to reopen")
         with self._kept_invisible(message):
             return judge(self._handler, message, self._clock)

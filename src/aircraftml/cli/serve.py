@@ -10,6 +10,7 @@ import click
 
 from aircraftml.config import Settings
 from aircraftml.errors import ConfigError
+from aircraftml.metrics_dir import use_multiprocess_dir
 
 config_option = click.option(
     "--config",
@@ -40,9 +41,10 @@ def _logging(verbose: bool) -> int:
 @click.option("-v", "--verbose", is_flag=True)
 def serve(config_file: Path | None, verbose: bool) -> None:
     """Run the whole bot: webhook, durable queue and worker processes."""
+    settings = load_settings(config_file)
+    use_multiprocess_dir(settings.metrics_dir)  # before any metric exists: workers count too
     from aircraftml.serve import serve as run
 
-    settings = load_settings(config_file)
     run(settings, log_level=_logging(verbose))
 
 

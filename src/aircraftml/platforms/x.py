@@ -33,6 +33,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
+from aircraftml.metrics import PLATFORM_CALLS
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.x_auth import BearerToken, OAuth1
 from aircraftml.platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
@@ -322,8 +323,13 @@ class XClient:
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         """One API request; errors mapped, JSON object returned."""
-        with self._guarded(what):
-            response = self._http.request(method, path, **kwargs)
+        try:
+            with self._guarded(what):
+                response = self._http.request(method, path, **kwargs)
+        except Exception:
+            PLATFORM_CALLS.labels(platform=self.name, status="error").inc()
+            raise
+        PLATFORM_CALLS.labels(platform=self.name, status=str(response.status_code)).inc()
         if response.is_error:
             raise map_error(response, what)
         if not response.content:

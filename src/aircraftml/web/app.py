@@ -29,8 +29,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from aircraftml.errors import PhotoError
+from aircraftml.metrics import PAGE_PHOTOS, observe_recognition
 from aircraftml.vision.recognizer import Recognition, Recognizer
 from aircraftml.web.limits import ConcurrencyCap, RateLimiter, UploadLimits
+from aircraftml.web.metrics_endpoint import metrics_route
 from aircraftml.web.page import render_page
 from aircraftml.web.tryout import annotated_data_url, answer_json, recognize_upload
 from aircraftml.web.upload import BadUpload, Upload, photo_from_body
@@ -73,6 +75,16 @@ class TryPage:
         self._rate = RateLimiter(limits.per_client_per_minute)
 
     async def recognize(self, request: Request) -> tuple[Upload, Recognition]:
+        try:
+            upload, recognition = await self._recognize(request)
+        except Refusal as refusal:
+            PAGE_PHOTOS.labels(status=str(refusal.status)).inc()
+            raise
+        PAGE_PHOTOS.labels(status="200").inc()
+        observe_recognition(recognition.timings_ms, source="page")
+        return upload, recognition
+
+    async def _recognize(self, request: Request) -> tuple[Upload, Recognition]:
         client = request.client.host if request.client else "unknown"
         wait_s = self._rate.allow(client)
         if wait_s > 0:
@@ -175,4 +187,6 @@ def create_web_app(try_page: TryPage) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[*web_routes(try_page), Route("/healthz", healthz)])
+    return Starlette(
+        routes=[*web_routes(try_page), metrics_route(None), Route("/healthz", healthz)]
+    )
