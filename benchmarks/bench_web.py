@@ -29,6 +29,7 @@ import httpx
 from aircraftml.demo import draw_airliner
 
 SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
+WEB_COMMAND = (sys.executable, "-m", "aircraftml", "web")
 SINGLE_AIRCRAFT = ("boeing-737-800.jpg", "boeing-747-400.jpg", "embraer-erj-145.jpg")
 
 
@@ -40,8 +41,7 @@ def main() -> None:
     photos = _photos(args.photos)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "aircraftml", "web", "--port", str(port)]
-        + ["--rate-per-minute", "100000"],
+        [*WEB_COMMAND, "--port", str(port), "--rate-per-minute", "100000"],
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

@@ -16,6 +16,7 @@ from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_text import weighted_length
 from aircraftml.queue import RequestQueue, open_queue
+from aircraftml.recent import RecentReplies
 from aircraftml.state import StateStore, open_state
 from aircraftml.web.limits import UploadLimits
 from aircraftml.webhook import WebhookEndpoint
@@ -72,6 +73,7 @@ def build_handler(settings: Settings, state: StateStore) -> Handler:
         weighted_length=weighted_length,
         claim_ttl_s=settings.visibility_timeout_s,
         learning=learning,
+        recent=RecentReplies(state),
     )
 
 

@@ -58,6 +58,9 @@ class Settings:
     photo_timeout_s: float = _setting(15.0, doc="time allowed to download one photo")
     detector_path: Path | None = _setting(None, doc="an ONNX detector (default: shipped)")
     classifier_dir: Path | None = _setting(None, doc="a trained classifier (default: shipped)")
+    admin_token: str = _setting(
+        "", secret=True, doc="turns on /admin, the operator's dashboard (off when empty)"
+    )
     metrics_dir: Path = _setting(
         Path("var/metrics"), doc="where serve's processes count metrics for /metrics"
     )

@@ -15,18 +15,10 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
-from starlette.routing import BaseRoute
 
-from aircraftml.assembly import (
-    build_endpoint,
-    build_handler,
-    build_queue,
-    build_state,
-    build_try_page,
-)
+from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
 from aircraftml.config import Settings
-from aircraftml.web.app import web_routes
-from aircraftml.web.metrics_endpoint import metrics_route
+from aircraftml.web.site import Site
 from aircraftml.webhook import create_app
 from aircraftml.worker import Worker
 
@@ -81,6 +73,13 @@ class WorkerPool:
     def pids(self) -> list[int | None]:
         return [p.pid for p in self._processes]
 
+    def status(self) -> str:
+        """``worker-0 pid 123 running, worker-1 pid 124 exited 1``: for the dashboard."""
+        return ", ".join(
+            f"worker-{n} pid {p.pid} " + ("running" if p.is_alive() else f"exited {p.exitcode}")
+            for n, p in enumerate(self._processes)
+        )
+
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
         if self._supervisor.is_alive():
@@ -120,11 +119,9 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     # default handler that would end this process before it stops the worker processes.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     queue = build_queue(settings)
-    routes: list[BaseRoute] = [metrics_route(queue)]
-    if settings.web_page:
-        routes += web_routes(build_try_page(settings))
-    app = create_app(build_endpoint(settings, queue.send), extra_routes=routes)
     pool = WorkerPool(settings, log_level=log_level) if workers else None
+    site = Site(settings, queue, pool.status if pool is not None else None)
+    app = create_app(build_endpoint(settings, queue.send), extra_routes=site.routes)
     try:
         if pool is not None:
             pool.start()
@@ -137,6 +134,7 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
+        site.close()
         if pool is not None:
             pool.stop()
         queue.close()

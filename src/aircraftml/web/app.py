@@ -170,8 +170,13 @@ def web_routes(try_page: TryPage) -> list[BaseRoute]:
         Route("/", page, methods=["GET"]),
         Route("/", page_answer, methods=["POST"]),
         Route("/api/recognize", api_recognize, methods=["POST"]),
-        Mount("/static", StaticFiles(packages=[("aircraftml.web", "static")]), name="static"),
+        static_mount(),
     ]
+
+
+def static_mount() -> Mount:
+    """The page's and the dashboard's CSS and JavaScript, from the package."""
+    return Mount("/static", StaticFiles(packages=[("aircraftml.web", "static")]), name="static")
 
 
 def _closing(response: Response, refusal: Refusal) -> Response:
