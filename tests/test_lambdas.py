@@ -238,9 +238,12 @@ def fake() -> Iterator[tuple[FakeX, str]]:
         yield fake, server.base_url
 
 
-# The settings a Lambda reads from SSM, not from its environment: those Settings marks secret.
+# The settings a Lambda reads from SSM, not from its environment: the X credentials, which
+# Settings marks secret (the admin token is secret too, but no Lambda serves /admin).
 X_SECRET_NAMES = tuple(
-    env_name(f.name) for f in dataclasses.fields(Settings) if f.metadata["secret"]
+    env_name(f.name)
+    for f in dataclasses.fields(Settings)
+    if f.metadata["secret"] and f.name.startswith("x_")
 )
 
 
