@@ -4,6 +4,7 @@ over the webhook's and the worker's processes, counts exactly what happened."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def test_serve_counts_mentions_replies_and_page_photos(
     fake_x, base_url = fake
     bot = Bot(fake_x, base_url, tmp_path)
     try:
-        bot.start("serve", AIRCRAFTML_METRICS_DIR=str(tmp_path / "metrics"))
+        bot.start(
+            "serve", AIRCRAFTML_METRICS_DIR=str(tmp_path / "metrics"), AIRCRAFTML_LOG_FORMAT="json"
+        )
         site = f"http://127.0.0.1:{bot.port}"
         fake_x.register_webhook(bot.webhook_url)
         # When alice mentions the bot with a photo and bob without one (the help reply)
@@ -72,3 +75,10 @@ def test_serve_counts_mentions_replies_and_page_photos(
     assert sample(text, "aircraftml_platform_api_calls_total", status="error") == 0
     assert sample(text, "aircraftml_queue_messages", state="ready") == 0
     assert sample(text, "aircraftml_queue_messages", state="dead") == 0
+    # And with AIRCRAFTML_LOG_FORMAT=json each log line is a JSON object, the worker's lines
+    # about alice's mention with its post id as a field
+    lines = [
+        json.loads(line) for line in (tmp_path / "logs" / "serve-0.log").read_text().splitlines()
+    ]
+    about_alice = [line for line in lines if line.get("post_id") == str(with_photo.post_id)]
+    assert any(line["process"] == "worker-0" for line in about_alice), lines

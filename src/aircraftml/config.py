@@ -58,6 +58,7 @@ class Settings:
     photo_timeout_s: float = _setting(15.0, doc="time allowed to download one photo")
     detector_path: Path | None = _setting(None, doc="an ONNX detector (default: shipped)")
     classifier_dir: Path | None = _setting(None, doc="a trained classifier (default: shipped)")
+    log_format: str = _setting("text", doc="text, or json: one JSON object a line")
     admin_token: str = _setting(
         "", secret=True, doc="turns on /admin, the operator's dashboard (off when empty)"
     )
@@ -103,6 +104,7 @@ class Settings:
         _require(self.max_body_bytes >= 1024, "max_body_bytes", "must be at least 1024")
         _require(self.visibility_timeout_s >= 5, "visibility_timeout_s", "must be >= 5")
         _require(self.max_receives >= 1, "max_receives", "must be at least 1")
+        _require(self.log_format in ("text", "json"), "log_format", "must be text or json")
         _require(self.web_max_upload_bytes >= 1024, "web_max_upload_bytes", "must be >= 1024")
         _require(self.web_max_pixels >= 1, "web_max_pixels", "must be at least 1")
         _require(self.web_max_concurrent >= 1, "web_max_concurrent", "must be at least 1")

@@ -18,6 +18,7 @@ import uvicorn
 
 from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
 from aircraftml.config import Settings
+from aircraftml.logs import TEXT_FORMAT, configure_logging
 from aircraftml.web.site import Site
 from aircraftml.webhook import create_app
 from aircraftml.worker import Worker
@@ -48,11 +49,11 @@ def run_worker(settings: Settings) -> None:
 
 
 def _worker_main(settings: Settings, log_level: int) -> None:
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    configure_logging(log_level, settings.log_format)
     run_worker(settings)
 
 
-LOG_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
+LOG_FORMAT = TEXT_FORMAT
 
 
 class WorkerPool:

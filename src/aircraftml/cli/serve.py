@@ -28,11 +28,11 @@ def load_settings(config_file: Path | None) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def _logging(verbose: bool) -> int:
-    from aircraftml.serve import LOG_FORMAT
+def _logging(verbose: bool, log_format: str = "text") -> int:
+    from aircraftml.logs import configure_logging
 
     level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+    configure_logging(level, log_format)
     return level
 
 
@@ -45,7 +45,7 @@ def serve(config_file: Path | None, verbose: bool) -> None:
     use_multiprocess_dir(settings.metrics_dir)  # before any metric exists: workers count too
     from aircraftml.serve import serve as run
 
-    run(settings, log_level=_logging(verbose))
+    run(settings, log_level=_logging(verbose, settings.log_format))
 
 
 @click.command()
@@ -56,7 +56,7 @@ def webhook(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import serve as run
 
     settings = load_settings(config_file)
-    run(settings, log_level=_logging(verbose), workers=False)
+    run(settings, log_level=_logging(verbose, settings.log_format), workers=False)
 
 
 @click.command()
@@ -67,5 +67,5 @@ def worker(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import run_worker
 
     settings = load_settings(config_file)
-    _logging(verbose)
+    _logging(verbose, settings.log_format)
     run_worker(settings)
