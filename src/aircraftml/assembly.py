@@ -73,7 +73,9 @@ def build_handler(settings: Settings, state: StateStore) -> Handler:
         weighted_length=weighted_length,
         claim_ttl_s=settings.visibility_timeout_s,
         learning=learning,
-        recent=RecentReplies(state),
+        # the dashboard's last replies: on DynamoDB, listing records is a scan of the table,
+        # too dear for every reply, so only the embedded backends keep them
+        recent=RecentReplies(state) if settings.state_url.startswith(_LOCAL_SCHEMES) else None,
     )
 
 
