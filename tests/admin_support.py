@@ -15,7 +15,7 @@ from aircraftml.recent import RecentReplies
 from aircraftml.state.memory import MemoryStateStore
 from aircraftml.web.activity import Activity
 from aircraftml.web.admin import AdminSources, admin_routes, shipped_model_cards
-from aircraftml.web.app import static_mount
+from aircraftml.web.page import static_mount
 
 TOKEN = "s3cret-admin-token"
 HOSTILE_TEXT = "<script>alert('pwned')</script> what is this?"

@@ -24,7 +24,7 @@ REQUIRED = {
 def test_admin_is_not_there_without_a_token_configured() -> None:
     site = Site(Settings(**REQUIRED, web_page=False), MemoryQueue(), None)  # type: ignore[arg-type]
     paths = {getattr(route, "path", "") for route in site.routes}
-    assert paths == {"/metrics"}
+    assert paths == {"/metrics", "/static"}
     with_token = Site(
         Settings(**REQUIRED, web_page=False, admin_token=TOKEN, state_url="memory://"),  # type: ignore[arg-type]
         MemoryQueue(),

@@ -121,7 +121,7 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     signal.signal(signal.SIGTERM, _exit_on_signal)
     queue = build_queue(settings)
     pool = WorkerPool(settings, log_level=log_level) if workers else None
-    site = Site(settings, queue, pool.status if pool is not None else None)
+    site = Site(settings, queue, pool.status if pool is not None else None, page=workers)
     app = create_app(build_endpoint(settings, queue.send), extra_routes=site.routes)
     try:
         if pool is not None:

@@ -26,8 +26,8 @@ from aircraftml.recent import RecentReplies
 from aircraftml.web.activity import Activity
 from aircraftml.web.admin_auth import AdminAuth
 from aircraftml.web.admin_page import Dashboard, render_dashboard, render_login
-from aircraftml.web.app import PAGE_HEADERS
 from aircraftml.web.limits import RateLimiter
+from aircraftml.web.page import PAGE_HEADERS
 
 logger = logging.getLogger(__name__)
 

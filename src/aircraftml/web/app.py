@@ -25,15 +25,14 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
 from aircraftml.errors import PhotoError
 from aircraftml.metrics import PAGE_PHOTOS, observe_recognition
 from aircraftml.vision.recognizer import Recognition, Recognizer
 from aircraftml.web.limits import ConcurrencyCap, RateLimiter, UploadLimits
 from aircraftml.web.metrics_endpoint import metrics_route
-from aircraftml.web.page import render_page
+from aircraftml.web.page import PAGE_HEADERS, render_page, static_mount
 from aircraftml.web.tryout import annotated_data_url, answer_json, recognize_upload
 from aircraftml.web.upload import BadUpload, Upload, photo_from_body
 
@@ -41,18 +40,6 @@ logger = logging.getLogger(__name__)
 
 BUSY_RETRY_AFTER_S = 2
 MULTIPART_OVERHEAD_BYTES = 16_384  # the form's boundaries and headers around the photo
-
-PAGE_HEADERS = {
-    # Only this host: no script, style, font or image from anywhere else.
-    "content-security-policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +159,6 @@ def web_routes(try_page: TryPage) -> list[BaseRoute]:
         Route("/api/recognize", api_recognize, methods=["POST"]),
         static_mount(),
     ]
-
-
-def static_mount() -> Mount:
-    """The page's and the dashboard's CSS and JavaScript, from the package."""
-    return Mount("/static", StaticFiles(packages=[("aircraftml.web", "static")]), name="static")
 
 
 def _closing(response: Response, refusal: Refusal) -> Response:

@@ -7,7 +7,26 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
 PAGE_TITLE = "AircraftML: which aircraft is this?"
+PAGE_HEADERS = {
+    # Only this host: no script, style, font or image from anywhere else.
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def static_mount() -> Mount:
+    """The page's and the dashboard's CSS and JavaScript, from the package."""
+    return Mount("/static", StaticFiles(packages=[("aircraftml.web", "static")]), name="static")
 
 
 def render_page(

@@ -1,5 +1,6 @@
 """What ``aircraftml serve`` mounts beside the webhook, from the settings: ``/metrics``
-always, the try-a-photo page unless ``web_page`` is off, ``/admin`` when an admin token is
+always, the try-a-photo page in ``serve`` (not in ``webhook``, which loads no models)
+unless ``web_page`` is off, ``/admin`` when an admin token is
 set (with the chart's sampler thread and the state store it reads the last replies from).
 """
 
@@ -10,15 +11,15 @@ from collections.abc import Callable
 
 from starlette.routing import BaseRoute
 
-from aircraftml.assembly import build_state, build_try_page
+from aircraftml.assembly import build_state
 from aircraftml.config import Settings
 from aircraftml.queue.base import RequestQueue
 from aircraftml.recent import RecentReplies
 from aircraftml.state.base import StateStore
 from aircraftml.web.activity import Activity
 from aircraftml.web.admin import AdminSources, admin_routes, shipped_model_cards
-from aircraftml.web.app import web_routes
 from aircraftml.web.metrics_endpoint import metrics_route
+from aircraftml.web.page import static_mount
 
 
 class Site:
@@ -27,12 +28,20 @@ class Site:
         settings: Settings,
         queue: RequestQueue,
         workers_status: Callable[[], str] | None,
+        *,
+        page: bool = True,
     ) -> None:
         self.routes: list[BaseRoute] = [metrics_route(queue)]
         self._stop = threading.Event()
         self._state: StateStore | None = None
-        if settings.web_page:
+        if page and settings.web_page:
+            # the models are loaded here, in the webhook's process: only for serve's page
+            from aircraftml.assembly import build_try_page
+            from aircraftml.web.app import web_routes
+
             self.routes += web_routes(build_try_page(settings))
+        else:
+            self.routes.append(static_mount())  # the dashboard's CSS
         if settings.admin_token:
             self._state = build_state(settings)
             activity = Activity()
