@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from browser_support import browser  # noqa: F401 (a fixture: Chromium through Playwright)
 from fake_clock import FakeClock
 
 MOTO_REGION = "us-east-1"

@@ -239,7 +239,8 @@ def fake() -> Iterator[tuple[FakeX, str]]:
 
 
 # The settings a Lambda reads from SSM, not from its environment: those Settings marks secret
-# (here X's: the fake X's bot has no Mastodon or Bluesky account).
+# (here X's: the fake X's bot has no Mastodon or Bluesky account; the admin token is
+# secret too, but no Lambda serves /admin).
 X_SECRET_NAMES = tuple(
     env_name(f.name)
     for f in dataclasses.fields(Settings)

@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from aircraftml.config import Settings, env_name
 from aircraftml.errors import AircraftMLError, ConfigError, PermanentError
@@ -27,11 +28,16 @@ from aircraftml.platforms.x_auth import OAuth1
 from aircraftml.platforms.x_text import weighted_length
 from aircraftml.poller import MentionSource, Poller
 from aircraftml.queue import RequestQueue, open_queue
+from aircraftml.recent import RecentReplies
 from aircraftml.routing import HandlerRouter
 from aircraftml.state import StateStore, open_state
+from aircraftml.web.limits import UploadLimits
 from aircraftml.webhook import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from aircraftml.web.app import TryPage
 
 # Settings that only the embedded backends take; a server-side queue (SQS) has its own.
 _LOCAL_SCHEMES = ("sqlite://", "memory://")
@@ -164,6 +170,9 @@ def build_handler(settings: Settings, state: StateStore) -> HandlerRouter:
         read_registrations=settings.read_registrations,
         registry_path=settings.registry,
     )
+    # the dashboard's last replies: on DynamoDB, listing records is a scan of the table, too
+    # dear for every reply, so only the embedded backends keep them
+    recent = RecentReplies(state) if settings.state_url.startswith(_LOCAL_SCHEMES) else None
     handlers = {}
     for network in settings.networks:
         make_platform, length = _NETWORKS[network]
@@ -175,6 +184,7 @@ def build_handler(settings: Settings, state: StateStore) -> HandlerRouter:
             weighted_length=length,
             claim_ttl_s=settings.visibility_timeout_s,
             learning=Learning(state, recognizer.taxonomy.labels, platform.download_photo),
+            recent=recent,
         )
     return HandlerRouter(handlers)
 
@@ -220,3 +230,24 @@ def build_endpoint(
         enqueue=enqueue,
         max_body_bytes=settings.max_body_bytes,
     )
+
+
+def build_try_page(settings: Settings) -> TryPage:
+    """The try-a-photo page with its own recognizer (in the webhook's process)."""
+    from aircraftml.vision.recognizer import Recognizer
+    from aircraftml.web.app import TryPage
+
+    recognizer = Recognizer.load(
+        detector_path=settings.detector_path,
+        classifier_dir=settings.classifier_dir,
+        threads=settings.threads_per_worker,
+        read_registrations=settings.read_registrations,
+        registry_path=settings.registry,
+    )
+    limits = UploadLimits(
+        max_bytes=settings.web_max_upload_bytes,
+        max_pixels=settings.web_max_pixels,
+        max_concurrent=settings.web_max_concurrent,
+        per_client_per_minute=settings.web_rate_per_minute,
+    )
+    return TryPage(recognizer, limits)

@@ -28,7 +28,18 @@ ENV_PREFIX = "AIRCRAFTML_"
 DEFAULT_QUEUE_URL = "sqlite://var/queue.sqlite3"
 DEFAULT_STATE_URL = "sqlite://var/state.sqlite3"
 # Variables with the prefix that are not settings but are read elsewhere.
-OTHER_VARIABLES = frozenset({"AIRCRAFTML_CONFIG"})
+# variables that are no setting of the bot but are read elsewhere: the settings file, and the
+# credentials only `aircraftml x` (webhook and subscription management) takes
+OTHER_VARIABLES = frozenset(
+    {
+        "AIRCRAFTML_CONFIG",
+        "AIRCRAFTML_X_BEARER_TOKEN",
+        "AIRCRAFTML_X_OAUTH2_CLIENT_ID",
+        "AIRCRAFTML_X_OAUTH2_CLIENT_SECRET",
+        "AIRCRAFTML_X_OAUTH2_ACCESS_TOKEN",
+        "AIRCRAFTML_X_OAUTH2_REFRESH_TOKEN",
+    }
+)
 QUEUE_SCHEMES = ("sqlite", "memory", "sqs")
 STATE_SCHEMES = ("sqlite", "memory", "dynamodb")
 MAX_VISIBILITY_TIMEOUT_S = 12 * 3600  # SQS's maximum
@@ -142,6 +153,18 @@ class Settings:
     read_registrations: bool = _setting(
         True, doc="read registrations (when the registration extra is installed)"
     )
+    log_format: str = _setting("text", doc="text, or json: one JSON object a line")
+    admin_token: str = _setting(
+        "", secret=True, doc="turns on /admin, the operator's dashboard (off when empty)"
+    )
+    metrics_dir: Path = _setting(
+        Path("var/metrics"), doc="where serve's processes count metrics for /metrics"
+    )
+    web_page: bool = _setting(True, doc="serve the try-a-photo page at / beside the webhook")
+    web_max_upload_bytes: int = _setting(10_000_000, doc="largest photo the page takes")
+    web_max_pixels: int = _setting(40_000_000, doc="most pixels a photo on the page may have")
+    web_max_concurrent: int = _setting(2, doc="photos the page recognises at once (then 503)")
+    web_rate_per_minute: int = _setting(20, doc="photos one client may send the page a minute")
 
     @classmethod
     def load(cls, environ: Mapping[str, str], config_file: Path | None = None) -> Settings:
@@ -244,6 +267,11 @@ class Settings:
             "visibility_timeout_s",
             f"must be 5..{MAX_VISIBILITY_TIMEOUT_S}",
         )
+        check(self.log_format in ("text", "json"), "log_format", "must be text or json")
+        check(self.web_max_upload_bytes >= 1024, "web_max_upload_bytes", "must be >= 1024")
+        check(self.web_max_pixels >= 1, "web_max_pixels", "must be at least 1")
+        check(self.web_max_concurrent >= 1, "web_max_concurrent", "must be at least 1")
+        check(self.web_rate_per_minute >= 1, "web_rate_per_minute", "must be at least 1")
         _check_url(check, "queue_url", self.queue_url, QUEUE_SCHEMES)
         _check_url(check, "state_url", self.state_url, STATE_SCHEMES)
         _check_models(check, self.detector_path, self.classifier_dir)

@@ -28,11 +28,14 @@ maps them onto the queue (retry, wait for the rate-limit reset, or dead-letter).
 from __future__ import annotations
 
 import enum
+import io
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+
+from PIL import Image
 
 from aircraftml.domain import Request
 from aircraftml.errors import (
@@ -44,7 +47,9 @@ from aircraftml.errors import (
 )
 from aircraftml.heartbeat import Heartbeat
 from aircraftml.learning import Learning
+from aircraftml.metrics import MENTIONS, REPLY_LATENCY, observe_recognition
 from aircraftml.platforms.base import Platform, Post, ReplyImage
+from aircraftml.recent import RecentReplies
 from aircraftml.reply import PhotoOutcome, alt_text, compose_reply, help_reply, mention_notes
 from aircraftml.state.base import ClaimStatus, StateStore
 from aircraftml.vision.annotate import annotate, encode_jpeg
@@ -111,6 +116,7 @@ class Handler:
         help_window_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
         learning: Learning | None = None,
+        recent: RecentReplies | None = None,
     ) -> None:
         self._platform = platform
         self._state = state
@@ -122,6 +128,7 @@ class Handler:
         self._clock = clock
         self._rate_limit_name = f"{platform.name}:rate-limited"
         self._learning = learning
+        self._recent = recent
 
     @property
     def max_handling_s(self) -> float:
@@ -159,6 +166,9 @@ class Handler:
         if not self._state.complete(key, result, token=attempt.token):
             logger.warning("post %s: claim lost before it was marked done", request.post_id)
         logger.info("post %s: %s %s", request.post_id, handled.outcome.value, handled.reply_id)
+        MENTIONS.labels(outcome=handled.outcome.value).inc()
+        if handled.outcome is Outcome.REPLIED and request.received_at_epoch_s:
+            REPLY_LATENCY.observe(max(self._clock() - request.received_at_epoch_s, 0.0))
         return handled
 
     def _claim_kept(self, attempt: _Attempt) -> Heartbeat:
@@ -200,9 +210,29 @@ class Handler:
             return compose_reply(request.author_handle, outcomes, self._weighted_length, note)
 
         handled = self._post(attempt, text_with, images, Outcome.REPLIED)
+        if self._recent is not None and handled.outcome is Outcome.REPLIED and handled.reply_id:
+            self._remember_recent(request, handled.reply_id, text_with(""), images)
         if self._learning is not None:
             self._learning.remember_answer(request, handled.reply_id, photo_urls, outcomes)
         return handled
+
+    def _remember_recent(
+        self, request: Request, reply_id: str, text: str, images: Sequence[ReplyImage]
+    ) -> None:
+        """For the dashboard's last replies; a failure here must not fail the reply."""
+        assert self._recent is not None
+        try:
+            picture = Image.open(io.BytesIO(images[0].data)) if images else None
+            self._recent.add(
+                post_id=request.post_id,
+                reply_id=reply_id,
+                author_handle=request.author_handle,
+                text=text,
+                received_at_epoch_s=request.received_at_epoch_s,
+                picture=picture,
+            )
+        except Exception:
+            logger.exception("post %s: could not keep the reply for the dashboard", request.post_id)
 
     def _check_time_left(self, attempt: _Attempt, step: str) -> None:
         """Raise TransientError once the mention has used its ``max_handling_s``."""
@@ -241,6 +271,7 @@ class Handler:
                 "post %s: photo %s not read (%s): %s", request.post_id, url, type(exc).__name__, exc
             )
             return PhotoOutcome(recognition=None, error=str(exc), problem=type(exc))
+        observe_recognition(recognition.timings_ms, source="bot")
         logger.info(
             "post %s: %d aircraft in %s (%.0f ms)",
             request.post_id,

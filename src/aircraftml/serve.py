@@ -37,6 +37,8 @@ from aircraftml.assembly import (
 )
 from aircraftml.config import Settings, env_name
 from aircraftml.errors import AircraftMLError, ConfigError
+from aircraftml.logs import TEXT_FORMAT, configure_logging
+from aircraftml.web.site import Site
 from aircraftml.webhook import create_app
 from aircraftml.webhook_server import build_server, raise_open_files_limit
 from aircraftml.worker import Worker, backoff_delay_s
@@ -140,7 +142,7 @@ def keep_working(
 
 
 def _worker_main(settings: Settings, log_level: int, parent_pid: int, ready: ProcessEvent) -> None:
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    configure_logging(log_level, settings.log_format)
     try:
         run_worker(settings, parent_pid=parent_pid, ready=ready)
     except AircraftMLError as exc:  # a model or backend that cannot be loaded: one line
@@ -148,7 +150,7 @@ def _worker_main(settings: Settings, log_level: int, parent_pid: int, ready: Pro
         raise SystemExit(1) from None
 
 
-LOG_FORMAT = "%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
+LOG_FORMAT = TEXT_FORMAT
 
 
 class WorkerPool:
@@ -189,6 +191,13 @@ class WorkerPool:
         if problems:
             raise RuntimeError(", ".join(problems))
         return f"{len(self._processes)} ready"
+
+    def status(self) -> str:
+        """``worker-0 pid 123 running, worker-1 pid 124 exited 1``: for the dashboard."""
+        return ", ".join(
+            f"worker-{n} pid {p.pid} " + ("running" if p.is_alive() else f"exited {p.exitcode}")
+            for n, p in enumerate(self._processes)
+        )
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stopping.set()
@@ -271,10 +280,11 @@ def run_pollers(settings: Settings) -> None:
 
 
 def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = True) -> None:
-    """The whole bot: webhook on ``settings.host:port`` (when X is served), a poller for each
-    network without webhooks, and ``settings.workers`` workers.
+    """The whole bot on ``settings.host:port``: the webhook (when X is served), the health
+    endpoints, ``/metrics``, the page and ``/admin`` (``web.site``); a poller for each network
+    without webhooks, and ``settings.workers`` workers.
 
-    With ``workers=False`` only the webhook and pollers run (scale-out: workers run
+    With ``workers=False`` only the webhook, ``/metrics`` and pollers run (scale-out: workers run
     elsewhere). SIGTERM and SIGINT stop it: the webhook first, then the pollers and the
     workers, each finishing its request.
     """
@@ -282,9 +292,8 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
     # default handler that would end this process before it stops the worker processes.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     webhook = "x" in settings.networks
-    if webhook:
-        raise_open_files_limit()
-    listener = listen(settings.host, settings.port) if webhook else None
+    raise_open_files_limit()
+    listener = listen(settings.host, settings.port)
     queue = build_queue(settings)
     stop_polling = threading.Event()
     polled = [n for n in settings.networks if n != "x"]
@@ -296,17 +305,14 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         readiness["workers"] = pool.check_ready
         if webhook:
             check_x_credentials(settings)  # for the workers: the webhook alone never calls X
+    site = None
     try:
+        site = Site(settings, queue, pool.status if pool is not None else None, page=workers)
         start_pollers(settings, stop_polling)  # Mastodon's, Bluesky's credentials checked
         if pool is not None:
             pool.start()
-        if listener is None:  # no webhook to serve: poll until told to stop
-            logger.info(
-                "polling %s, %d workers", ", ".join(polled), settings.workers if pool else 0
-            )
-            _wait_for_signal()
-            return
-        app = create_app(build_endpoint(settings, queue.send), readiness)
+        endpoint = build_endpoint(settings, queue.send) if webhook else None
+        app = create_app(endpoint, readiness, extra_routes=site.routes)
         server = build_server(
             app,
             host=settings.host,
@@ -315,9 +321,10 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
             max_connections=settings.max_connections,
         )
         logger.info(
-            "webhook on http://%s:%d/webhook, %d workers, queue %s%s",
+            "listening on http://%s:%d (%s), %d workers, queue %s%s",
             settings.host,
             settings.port,
+            ", ".join(site.paths(webhook=webhook)),
             settings.workers if pool else 0,
             settings.queue_url,
             f", polling {', '.join(polled)}" if polled else "",
@@ -325,13 +332,14 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         server.run(sockets=[listener])
     finally:
         stop_polling.set()
+        if site is not None:
+            site.close()
         if pool is not None:
             pool.stop()
         queue.close()
         if state is not None:
             state.close()
-        if listener is not None:
-            listener.close()
+        listener.close()
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -343,16 +351,6 @@ def listen(host: str, port: int) -> socket.socket:
             f"{env_name('host')}/{env_name('port')}: cannot listen on {host}:{port}: "
             f"{exc.strerror or exc} (is another aircraftml serve running?)"
         ) from None
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    try:
-        while not stop.wait(1.0):
-            pass
-    except SystemExit:  # SIGTERM (_exit_on_signal)
-        return
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:

@@ -34,9 +34,10 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from aircraftml._throttled_log import ThrottledLog
+from aircraftml.metrics import EVENTS_QUEUED, WEBHOOK_DELIVERIES
 from aircraftml.platforms.x_events import requests_from_delivery
 from aircraftml.platforms.x_webhook import InvalidCrcToken, crc_response, verify_signature
 
@@ -117,8 +118,15 @@ class WebhookEndpoint:
         return Answer(200, {"queued": len(requests)})
 
 
-def create_app(endpoint: WebhookEndpoint, readiness: ReadinessChecks | None = None) -> Starlette:
-    """The Starlette app serving ``endpoint`` at ``/webhook``, plus two health endpoints:
+def create_app(
+    endpoint: WebhookEndpoint | None,
+    readiness: ReadinessChecks | None = None,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The Starlette app serving ``endpoint`` at ``/webhook`` (when X is served),
+    ``extra_routes`` (the page, the dashboard and ``/metrics``: ``web.site``), and two health
+    endpoints:
 
     GET /healthz   200 while the process serves (liveness)
     GET /readyz    200 when every readiness check passes (queue and state reachable, workers
@@ -126,6 +134,23 @@ def create_app(endpoint: WebhookEndpoint, readiness: ReadinessChecks | None = No
                    with "ok" or what is wrong. A check that takes over 2 s has failed.
     """
 
+    async def healthz(request: HttpRequest) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def readyz(request: HttpRequest) -> JSONResponse:
+        results = {name: await _run_check(check) for name, check in (readiness or {}).items()}
+        ready = all(result == "ok" for result in results.values())
+        return JSONResponse({"ready": ready, **results}, status_code=200 if ready else 503)
+
+    webhook = _webhook_routes(endpoint) if endpoint is not None else []
+    health = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(routes=[*webhook, *health, *extra_routes])
+
+
+def _webhook_routes(endpoint: WebhookEndpoint) -> list[BaseRoute]:
     async def challenge(request: HttpRequest) -> JSONResponse:
         answer = endpoint.challenge(request.query_params.get("crc_token"))
         return JSONResponse(answer.body, status_code=answer.status)
@@ -137,6 +162,7 @@ def create_app(endpoint: WebhookEndpoint, readiness: ReadinessChecks | None = No
             return JSONResponse({"error": "client disconnected"}, status_code=400)
         if raw_body is None:
             answer = endpoint.too_large()
+            WEBHOOK_DELIVERIES.labels(status="413").inc()
             # the rest of the body is not read: close, or uvicorn reads on (6.3 GB in 15 s)
             return JSONResponse(answer.body, status_code=413, headers={"connection": "close"})
         answer = await anyio.to_thread.run_sync(
@@ -145,24 +171,15 @@ def create_app(endpoint: WebhookEndpoint, readiness: ReadinessChecks | None = No
             request.headers.get("x-twitter-webhooks-signature"),
             request.headers.get("content-type"),
         )
+        WEBHOOK_DELIVERIES.labels(status=str(answer.status)).inc()
+        if answer.status == 200:
+            EVENTS_QUEUED.inc(answer.body.get("queued", 0))
         return JSONResponse(answer.body, status_code=answer.status)
 
-    async def healthz(request: HttpRequest) -> JSONResponse:
-        return JSONResponse({"ok": True})
-
-    async def readyz(request: HttpRequest) -> JSONResponse:
-        results = {name: await _run_check(check) for name, check in (readiness or {}).items()}
-        ready = all(result == "ok" for result in results.values())
-        return JSONResponse({"ready": ready, **results}, status_code=200 if ready else 503)
-
-    return Starlette(
-        routes=[
-            Route(WEBHOOK_PATH, challenge, methods=["GET"]),
-            Route(WEBHOOK_PATH, deliver, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-        ]
-    )
+    return [
+        Route(WEBHOOK_PATH, challenge, methods=["GET"]),
+        Route(WEBHOOK_PATH, deliver, methods=["POST"]),
+    ]
 
 
 async def _run_check(check: Callable[[], object]) -> str:

@@ -27,6 +27,7 @@ from aircraftml.domain import Request
 from aircraftml.errors import PermanentError, RateLimited, TransientError
 from aircraftml.handler import Busy, Handled
 from aircraftml.heartbeat import Heartbeat
+from aircraftml.metrics import MENTIONS, RATE_LIMIT_WAITS
 from aircraftml.queue.base import Message, RequestQueue
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ def verdict_for_error(
 ) -> RetryLater | WaitFor | DeadLetterNow:
     """What a failure of the ``receive_count``-th try means for the message (and logs it)."""
     if isinstance(exc, RateLimited):
+        RATE_LIMIT_WAITS.inc()
+        MENTIONS.labels(outcome="waiting for the rate limit").inc()
         wait_s = max(exc.until_epoch_s - now_epoch_s, 1.0)
         logger.warning("post %s: rate limited, waiting %.1f s: %s", post_id, wait_s, exc)
         return WaitFor(wait_s, f"rate limited: {exc}")
@@ -131,11 +134,14 @@ def verdict_for_error(
         return WaitFor(wait_s, str(exc))
     delay_s = backoff_delay_s(receive_count)
     if isinstance(exc, PermanentError):
+        MENTIONS.labels(outcome="dead-lettered").inc()
         logger.error("post %s: dead-lettered: %s", post_id, exc)
         return DeadLetterNow(f"{type(exc).__name__}: {exc}")
     unexpected = not isinstance(exc, TransientError)
     reason = f"{type(exc).__name__}: {exc}" if unexpected else str(exc)
-    if max_receives is not None and receive_count >= max_receives:
+    last_try = max_receives is not None and receive_count >= max_receives
+    MENTIONS.labels(outcome="dead-lettered" if last_try else "retry").inc()
+    if last_try:
         # the queue dead-letters a message retried after its last try
         logger.error(
             "post %s: try %d of %d failed, dead-lettered: %s",
@@ -212,6 +218,7 @@ class Worker:
         Lambda containers get this from ``SqsFunction``."""
         paused_s = self._handler.rate_limited_until() - self._clock()
         if paused_s > 0:
+            RATE_LIMIT_WAITS.inc()
             return WaitFor(paused_s, "rate limited: waiting for the window to reopen")
         with self._kept_invisible(message):
             return judge(self._handler, message, self._clock, max_receives=self._max_receives)

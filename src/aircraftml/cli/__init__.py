@@ -24,6 +24,7 @@ def _register() -> None:
     from aircraftml.cli import queue as queue_cli
     from aircraftml.cli import serve as serve_cli
     from aircraftml.cli import train as train_cli
+    from aircraftml.cli import web as web_cli
     from aircraftml.cli import x as x_cli
 
     main.add_command(classify.classify)
@@ -41,6 +42,7 @@ def _register() -> None:
     main.add_command(train_cli.train)
     main.add_command(evaluate_cli.evaluate)
     main.add_command(x_cli.x)
+    main.add_command(web_cli.web)
 
 
 _register()

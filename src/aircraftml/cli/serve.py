@@ -12,6 +12,7 @@ import click
 
 from aircraftml.config import Settings
 from aircraftml.errors import ConfigError
+from aircraftml.metrics_dir import use_multiprocess_dir
 
 config_option = click.option(
     "--config",
@@ -42,11 +43,11 @@ def start_up_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
-def _logging(verbose: bool) -> int:
-    from aircraftml.serve import LOG_FORMAT
+def _logging(verbose: bool, log_format: str = "text") -> int:
+    from aircraftml.logs import configure_logging
 
     level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+    configure_logging(level, log_format)
     return level
 
 
@@ -55,11 +56,12 @@ def _logging(verbose: bool) -> int:
 @click.option("-v", "--verbose", is_flag=True)
 def serve(config_file: Path | None, verbose: bool) -> None:
     """Run the whole bot: webhook, durable queue and worker processes."""
+    settings = load_settings(config_file)
+    use_multiprocess_dir(settings.metrics_dir)  # before any metric exists: workers count too
     from aircraftml.serve import serve as run
 
-    settings = load_settings(config_file)
     with start_up_errors():
-        run(settings, log_level=_logging(verbose))
+        run(settings, log_level=_logging(verbose, settings.log_format))
 
 
 @click.command()
@@ -71,7 +73,7 @@ def webhook(config_file: Path | None, verbose: bool) -> None:
 
     settings = load_settings(config_file)
     with start_up_errors():
-        run(settings, log_level=_logging(verbose), workers=False)
+        run(settings, log_level=_logging(verbose, settings.log_format), workers=False)
 
 
 @click.command()
@@ -82,7 +84,7 @@ def worker(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import run_worker
 
     settings = load_settings(config_file)
-    _logging(verbose)
+    _logging(verbose, settings.log_format)
     with start_up_errors():
         run_worker(settings)
 
@@ -95,6 +97,6 @@ def poll(config_file: Path | None, verbose: bool) -> None:
     from aircraftml.serve import run_pollers
 
     settings = load_settings(config_file)
-    _logging(verbose)
+    _logging(verbose, settings.log_format)
     with start_up_errors():
         run_pollers(settings)

@@ -21,15 +21,21 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
+from aircraftml.config import Settings
 from aircraftml.errors import AircraftMLError
-from aircraftml.platforms.x import DEFAULT_BASE_URL
 from aircraftml.platforms.x_auth import BearerToken, OAuth1, OAuth2UserToken
-from aircraftml.platforms.x_webhooks import XWebhookAdmin
+
+if TYPE_CHECKING:
+    from aircraftml.platforms.x_webhooks import XWebhookAdmin
+
+# the X client is imported when a command runs: it creates the bot's metrics, which `serve`
+# must find unmade until it has chosen their folder (metrics_dir)
+DEFAULT_BASE_URL = Settings.x_api_base_url
 
 ENV = "AIRCRAFTML_"
 
@@ -160,6 +166,8 @@ def unsubscribe(webhook_or_subscription_id: str, activity: bool, **options: Any)
 
 
 def _admin(bearer: str, base_url: str, user_auth: httpx.Auth | None = None) -> XWebhookAdmin:
+    from aircraftml.platforms.x_webhooks import XWebhookAdmin
+
     return XWebhookAdmin(BearerToken(bearer), user_auth, base_url=base_url)
 
 

@@ -38,6 +38,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
+from aircraftml.metrics import PLATFORM_CALLS
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.http_deadline import DeadlineTransport, within_deadline
 from aircraftml.platforms.x_auth import BearerToken, OAuth1
@@ -372,8 +373,14 @@ class XClient:
         return self._json(self._send(method, path, what, **kwargs), what)
 
     def _send(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
-        with self._guarded(what), within_deadline(self._timeout_s):
-            return self._http.request(method, path, **kwargs)
+        try:
+            with self._guarded(what), within_deadline(self._timeout_s):
+                response = self._http.request(method, path, **kwargs)
+        except Exception:
+            PLATFORM_CALLS.labels(platform=self.name, status="error").inc()
+            raise
+        PLATFORM_CALLS.labels(platform=self.name, status=str(response.status_code)).inc()
+        return response
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if response.is_error:

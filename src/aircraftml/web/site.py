@@ -1,0 +1,68 @@
+"""What ``aircraftml serve`` mounts beside the webhook, from the settings: ``/metrics``
+always, the try-a-photo page in ``serve`` (not in ``webhook``, which loads no models)
+unless ``web_page`` is off, ``/admin`` when an admin token is
+set (with the chart's sampler thread and the state store it reads the last replies from).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from starlette.routing import BaseRoute
+
+from aircraftml.assembly import build_state
+from aircraftml.config import Settings
+from aircraftml.queue.base import RequestQueue
+from aircraftml.recent import RecentReplies
+from aircraftml.state.base import StateStore
+from aircraftml.web.activity import Activity
+from aircraftml.web.admin import AdminSources, admin_routes, shipped_model_cards
+from aircraftml.web.metrics_endpoint import metrics_route
+from aircraftml.web.page import static_mount
+
+
+class Site:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: RequestQueue,
+        workers_status: Callable[[], str] | None,
+        *,
+        page: bool = True,
+    ) -> None:
+        self.routes: list[BaseRoute] = [metrics_route(queue)]
+        self._page = page and settings.web_page
+        self._admin = bool(settings.admin_token)
+        self._stop = threading.Event()
+        self._state: StateStore | None = None
+        if self._page:
+            # the models are loaded here, in the webhook's process: only for serve's page
+            from aircraftml.assembly import build_try_page
+            from aircraftml.web.app import web_routes
+
+            self.routes += web_routes(build_try_page(settings))
+        else:
+            self.routes.append(static_mount())  # the dashboard's CSS
+        if settings.admin_token:
+            self._state = build_state(settings)
+            activity = Activity()
+            threading.Thread(target=activity.run, args=(self._stop,), daemon=True).start()
+            sources = AdminSources(
+                queue=queue,
+                recent=RecentReplies(self._state),
+                workers=workers_status or (lambda: "none in this process (scale-out)"),
+                activity=activity,
+                model_cards=shipped_model_cards(settings.classifier_dir),
+            )
+            self.routes += admin_routes(settings.admin_token, sources)
+
+    def paths(self, *, webhook: bool) -> list[str]:
+        """What is served, for the start-up line: ``/webhook, /, /metrics``..."""
+        served = {"/webhook": webhook, "/": self._page, "/admin": self._admin}
+        return [path for path, on in served.items() if on] + ["/metrics", "/healthz", "/readyz"]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._state is not None:
+            self._state.close()
