@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aircraftml.fakes.bluesky import FakeBluesky, FakeBlueskyConfig
-from aircraftml.platforms.bluesky import BlueskyClient
+from aircraftml.platforms.bluesky.client import BlueskyClient
 from aircraftml.platforms.fake_x import LoopbackServer
 
 

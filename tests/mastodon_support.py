@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from aircraftml.fakes.mastodon import FakeMastodon, FakeMastodonConfig
 from aircraftml.platforms.fake_x import LoopbackServer
-from aircraftml.platforms.mastodon import MastodonClient
+from aircraftml.platforms.mastodon.client import MastodonClient
 
 
 @contextmanager

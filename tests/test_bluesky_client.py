@@ -15,8 +15,7 @@ from PIL import Image
 from aircraftml.errors import DuplicateContent, PermanentError, RateLimited, TransientError
 from aircraftml.fakes.bluesky import FakeBluesky
 from aircraftml.platforms.base import ReplyImage
-from aircraftml.platforms.bluesky import BlueskyClient
-from aircraftml.platforms.bluesky.client import MAX_BLOB_BYTES, fit_blob
+from aircraftml.platforms.bluesky.client import MAX_BLOB_BYTES, BlueskyClient, fit_blob
 from aircraftml.platforms.bluesky.mentions import BlueskyMentions
 from aircraftml.platforms.bluesky.text import graphemes, reply_rkey
 from bluesky_support import client_for, fast_fake_bluesky, served

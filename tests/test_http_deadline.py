@@ -1,5 +1,6 @@
 """One deadline for a whole download: a photo host that dribbles its headers cannot hold a
-worker past the photo time limit (it held one 149 s against a 15 s limit)."""
+worker past the photo time limit (it held one 149 s against a 15 s limit), on every network
+(the adapters share ``platforms.photos``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import httpx
 import pytest
 
 from aircraftml.errors import PhotoTimedOut
+from aircraftml.platforms.base import Platform
+from aircraftml.platforms.bluesky.client import BlueskyClient
 from aircraftml.platforms.http_deadline import DeadlineTransport, within_deadline
+from aircraftml.platforms.mastodon.client import MastodonClient
 from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import BearerToken
 from hostile_hosts import PHOTO_ANSWER, dribble, tcp_host
@@ -24,13 +28,36 @@ def loopback_client(photo_timeout_s: float) -> XClient:
     )
 
 
-def test_a_host_dribbling_its_headers_is_cut_off_at_the_photo_time_limit() -> None:
+def loopback_clients(photo_timeout_s: float) -> list[Platform]:
+    hosts, insecure = ("127.0.0.1",), True
+    return [
+        loopback_client(photo_timeout_s),
+        MastodonClient(
+            "http://127.0.0.1:9",
+            "token",
+            media_hosts=hosts,
+            allow_insecure_media_for_testing=insecure,
+            photo_timeout_s=photo_timeout_s,
+        ),
+        BlueskyClient(
+            "bot.test",
+            "app-password",
+            media_hosts=hosts,
+            allow_insecure_media_for_testing=insecure,
+            photo_timeout_s=photo_timeout_s,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("network", range(3), ids=["x", "mastodon", "bluesky"])
+def test_a_host_dribbling_its_headers_is_cut_off_at_the_photo_time_limit(network: int) -> None:
     # Given a photo host that sends its answer one byte every 0.2 s (~14 s in all)
-    with tcp_host(dribble(PHOTO_ANSWER, interval_s=0.2)) as port, loopback_client(1.0) as x:
+    client = loopback_clients(1.0)[network]
+    with tcp_host(dribble(PHOTO_ANSWER, interval_s=0.2)) as port:
         started = time.monotonic()
         # When a photo is downloaded from it with a 1 s limit
         with pytest.raises(PhotoTimedOut, match=r"took more than 1\.0 s"):
-            x.download_photo(f"http://127.0.0.1:{port}/media/slow.jpg")
+            client.download_photo(f"http://127.0.0.1:{port}/media/slow.jpg")
         # Then the whole download, headers included, ended at the limit
         assert time.monotonic() - started < 1.5
 

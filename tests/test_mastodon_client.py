@@ -11,7 +11,7 @@ import pytest
 from aircraftml.errors import PermanentError, PhotoError, RateLimited, TransientError
 from aircraftml.fakes.mastodon import FakeMastodon
 from aircraftml.platforms.base import ReplyImage
-from aircraftml.platforms.mastodon import MastodonClient
+from aircraftml.platforms.mastodon.client import MastodonClient
 from aircraftml.platforms.mastodon.mentions import MastodonMentions
 from aircraftml.platforms.mastodon.text import length, plain_text
 from e2e_support import jpeg
@@ -170,7 +170,7 @@ def test_photos_come_only_from_the_instances_hosts(
     mention = fake.mention("jo", "@aircraftml ?", [jpeg()])
     url = client.fetch_post(mention).photo_urls[0]
     assert client.download_photo(url)[:2] == b"\xff\xd8"
-    with pytest.raises(PhotoError, match="not a media host"):
+    with pytest.raises(PhotoError, match="not a Mastodon media host"):
         client.download_photo("http://example.com/a.jpg")
 
 

@@ -1,13 +1,19 @@
-"""/metrics in process: webhook deliveries by status, events queued, the queue's depth."""
+"""/metrics in process: webhook deliveries by status, events queued, the queue's depth, each
+network's requests by status."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 
+import httpx
+from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 
+from aircraftml.errors import AircraftMLError
+from aircraftml.platforms.mastodon.client import MastodonClient
 from aircraftml.platforms.x_webhook import sign_body
 from aircraftml.queue.memory import MemoryQueue
 from aircraftml.web.metrics_endpoint import metrics_route
@@ -78,3 +84,37 @@ def test_the_command_line_makes_no_metric_before_serve_chooses_their_folder() ->
         check=True,
     )
     assert loaded.stdout.strip() == "False"
+
+
+def test_each_network_counts_its_requests_by_status() -> None:
+    # Given a Mastodon instance that answers a photo, then 503, then drops the connection
+    photo = httpx.Response(200, content=b"\xff\xd8\xff", headers={"content-type": "image/jpeg"})
+    answers = iter([photo, httpx.Response(503)])
+
+    def instance(request: httpx.Request) -> httpx.Response:
+        try:
+            return next(answers)
+        except StopIteration:
+            raise httpx.ConnectError("dropped", request=request) from None
+
+    before = {s: _calls("mastodon", s) for s in ("200", "503", "error")}
+    client = MastodonClient(
+        "https://bots.example", "token", transport=httpx.MockTransport(instance)
+    )
+    # When the bot downloads three photos from it
+    for _ in range(3):
+        with contextlib.suppress(AircraftMLError):
+            client.download_photo("https://bots.example/media/a.jpg")
+    # Then each is counted under mastodon with its status, "error" where no answer came
+    assert {s: _calls("mastodon", s) - before[s] for s in before} == {
+        "200": 1,
+        "503": 1,
+        "error": 1,
+    }
+
+
+def _calls(network: str, status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "aircraftml_platform_api_calls_total", {"platform": network, "status": status}
+    )
+    return value or 0.0

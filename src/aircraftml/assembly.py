@@ -17,11 +17,11 @@ from aircraftml.errors import AircraftMLError, ConfigError, PermanentError
 from aircraftml.handler import Handler
 from aircraftml.learning import Learning
 from aircraftml.platforms.base import Platform
-from aircraftml.platforms.bluesky import BlueskyClient
 from aircraftml.platforms.bluesky import text as bluesky_text
+from aircraftml.platforms.bluesky.client import BlueskyClient
 from aircraftml.platforms.bluesky.mentions import BlueskyMentions
-from aircraftml.platforms.mastodon import MastodonClient
 from aircraftml.platforms.mastodon import text as mastodon_text
+from aircraftml.platforms.mastodon.client import MastodonClient
 from aircraftml.platforms.mastodon.mentions import MastodonMentions
 from aircraftml.platforms.x import XClient
 from aircraftml.platforms.x_auth import OAuth1

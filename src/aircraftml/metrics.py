@@ -12,8 +12,9 @@ multiprocess mode (``metrics_dir``); the queue's depth is read from the queue wh
     aircraftml_reply_latency_seconds                 mention received -> reply posted
     aircraftml_recognition_stage_seconds{stage,source}  decode, detect, classify, total;
                                                      source bot or page
-    aircraftml_platform_api_calls_total{platform,status}  calls to X's API (status "error"
-                                                     when no answer came)
+    aircraftml_platform_api_calls_total{platform,status}  requests to each network, its API
+                                                     and photo hosts (status "error" when
+                                                     no answer came: ``platforms.transport``)
     aircraftml_rate_limit_waits_total                times a mention waited for the limit
     aircraftml_page_photos_total{status}             photos sent to the page, by status
     aircraftml_queue_messages{state}                 ready, in_flight, delayed, dead
@@ -43,7 +44,7 @@ RECOGNITION_STAGE = Histogram(
 )
 PLATFORM_CALLS = Counter(
     "aircraftml_platform_api_calls",
-    "Calls to the platform's API, by status",
+    "Requests to each network (its API and photo hosts), by status",
     ["platform", "status"],
 )
 RATE_LIMIT_WAITS = Counter(

@@ -1,10 +1,16 @@
-"""Photo downloads within limits, for the adapters of the open networks (Mastodon, Bluesky).
+"""Photo downloads within limits, for every platform adapter (X, Mastodon, Bluesky).
 
 Only ``https`` (plain http only when ``allow_insecure_for_testing``, for a local fake), only
-the network's media hosts, at most ``max_bytes`` and ``timeout_s`` in all, at most
-``max_redirects`` hops, each re-checked. 429 and 5xx are the network's (``map_error``);
-anything else wrong with the photo is a ``PhotoError``. (The X adapter keeps its own copy in
-``platforms/x.py``; it predates this module and is being reworked in parallel.)
+the network's media hosts, at most ``max_redirects`` hops, each re-checked, at most
+``max_bytes`` (declared or received), and one deadline of ``timeout_s`` for the whole
+download, every redirect, connect and byte (the client's transport is a
+``DeadlineTransport``). 429 and 5xx, dropped connections and other transport failures are
+the network's (its ``map_error``); the rest is a ``PhotoError`` that says why:
+
+    not https, not a media host, too many redirects  -> PhotoRefused
+    over max_bytes                                   -> PhotoTooLarge
+    over timeout_s                                   -> PhotoTimedOut
+    404 and other 4xx, not an image, empty           -> PhotoUnavailable
 """
 
 from __future__ import annotations
@@ -15,7 +21,16 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from aircraftml.errors import AircraftMLError, PhotoError, TransientError
+from aircraftml.errors import (
+    AircraftMLError,
+    PhotoRefused,
+    PhotoTimedOut,
+    PhotoTooLarge,
+    PhotoUnavailable,
+)
+from aircraftml.platforms.http_deadline import within_deadline
+
+MapError = Callable[[httpx.Response | Exception, str], AircraftMLError]
 
 
 class PhotoFetcher:
@@ -24,7 +39,8 @@ class PhotoFetcher:
         http: httpx.Client,
         *,
         media_hosts: Sequence[str],
-        map_error: Callable[[httpx.Response], AircraftMLError],
+        map_error: MapError,
+        host_kind: str = "a media host",
         max_bytes: int = 15_000_000,
         timeout_s: float = 15.0,
         max_redirects: int = 3,
@@ -34,6 +50,7 @@ class PhotoFetcher:
         self._http = http
         self._hosts = frozenset(host.lower() for host in media_hosts)
         self._map_error = map_error
+        self._host_kind = host_kind  # for messages: "an X media host"
         self._max_bytes = max_bytes
         self._timeout_s = timeout_s
         self._max_redirects = max_redirects
@@ -42,48 +59,63 @@ class PhotoFetcher:
 
     def download(self, url: str) -> bytes:
         deadline = self._clock() + self._timeout_s
-        for _hop in range(self._max_redirects + 1):
-            self._check_url(url)
-            try:
-                location, data = self._hop(url, deadline)
-            except httpx.TimeoutException as exc:
-                raise PhotoError(f"photo {url}: timed out") from exc
-            except (httpx.HTTPError, httpx.StreamError) as exc:
-                raise TransientError(f"photo {url}: {type(exc).__name__}: {exc}") from exc
-            if data is not None:
-                return data
-            url = urllib.parse.urljoin(url, location or "")
-        raise PhotoError(f"photo {url}: more than {self._max_redirects} redirects")
+        with within_deadline(self._timeout_s):
+            for _hop in range(self._max_redirects + 1):
+                self._check_url(url)
+                try:
+                    location, data = self._hop(url, deadline)
+                except httpx.TimeoutException as exc:
+                    raise self._too_slow(url) from exc
+                except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                    raise self._map_error(exc, f"download photo {url}") from exc
+                if data is not None:
+                    return data
+                url = urllib.parse.urljoin(url, location or "")
+        raise PhotoRefused(f"photo {url}: more than {self._max_redirects} redirects")
 
     def _check_url(self, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme.lower() not in self._schemes:
-            raise PhotoError(f"photo {url}: only https URLs are fetched")
+            raise PhotoRefused(f"photo {url}: only https URLs are fetched")
         if (parts.hostname or "").lower() not in self._hosts:
-            raise PhotoError(f"photo {url}: host {parts.hostname!r} is not a media host")
+            host = parts.hostname
+            raise PhotoRefused(f"photo {url}: host {host!r} is not {self._host_kind}")
 
     def _hop(self, url: str, deadline: float) -> tuple[str | None, bytes | None]:
+        """One GET: ``(location, None)`` for a redirect, ``(None, bytes)`` for the photo."""
         remaining_s = deadline - self._clock()
         if remaining_s <= 0:
-            raise PhotoError(f"photo {url}: took more than {self._timeout_s} s")
+            raise self._too_slow(url)
         with self._http.stream("GET", url, timeout=remaining_s, auth=None) as response:
             if response.is_redirect:
                 return response.headers.get("location", ""), None
             if response.status_code == 429 or response.status_code >= 500:
                 response.read()
-                raise self._map_error(response)
+                raise self._map_error(response, f"download photo {url}")
             if response.is_error:
-                raise PhotoError(f"photo {url}: HTTP {response.status_code}")
-            content_type = response.headers.get("content-type", "image/")
-            if not content_type.lower().startswith("image/"):
-                raise PhotoError(f"photo {url}: not an image ({content_type})")
-            received = bytearray()
-            for chunk in response.iter_bytes():
-                received += chunk
-                if len(received) > self._max_bytes:
-                    raise PhotoError(f"photo {url}: more than {self._max_bytes} bytes")
-                if self._clock() > deadline:
-                    raise PhotoError(f"photo {url}: took more than {self._timeout_s} s")
+                raise PhotoUnavailable(f"photo {url}: HTTP {response.status_code}")
+            self._check_headers(url, response.headers)
+            return None, self._read_capped(url, response, deadline)
+
+    def _check_headers(self, url: str, headers: httpx.Headers) -> None:
+        content_type = headers.get("content-type", "image/")
+        if not content_type.lower().startswith("image/"):
+            raise PhotoUnavailable(f"photo {url}: not an image ({content_type})")
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise PhotoTooLarge(f"photo {url}: {declared} bytes, above {self._max_bytes}")
+
+    def _read_capped(self, url: str, response: httpx.Response, deadline: float) -> bytes:
+        received = bytearray()
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) > self._max_bytes:
+                raise PhotoTooLarge(f"photo {url}: more than {self._max_bytes} bytes")
+            if self._clock() > deadline:
+                raise self._too_slow(url)
         if not received:
-            raise PhotoError(f"photo {url}: empty")
-        return None, bytes(received)
+            raise PhotoUnavailable(f"photo {url}: empty")
+        return bytes(received)
+
+    def _too_slow(self, url: str) -> PhotoTimedOut:
+        return PhotoTimedOut(f"photo {url}: took more than {self._timeout_s} s")

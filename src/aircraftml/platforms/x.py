@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,16 +30,13 @@ from aircraftml.errors import (
     AircraftMLError,
     DuplicateContent,
     PermanentError,
-    PhotoRefused,
-    PhotoTimedOut,
-    PhotoTooLarge,
-    PhotoUnavailable,
     RateLimited,
     TransientError,
 )
-from aircraftml.metrics import PLATFORM_CALLS
 from aircraftml.platforms.base import Post, ReplyImage
-from aircraftml.platforms.http_deadline import DeadlineTransport, within_deadline
+from aircraftml.platforms.http_deadline import within_deadline
+from aircraftml.platforms.photos import PhotoFetcher
+from aircraftml.platforms.transport import platform_transport
 from aircraftml.platforms.x_auth import BearerToken, OAuth1
 from aircraftml.platforms.x_fields import SERVED, LookupDialect, fallback
 from aircraftml.platforms.x_text import MAX_WEIGHTED_LENGTH, weighted_length
@@ -177,17 +173,23 @@ class XClient:
             auth=auth,
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport or DeadlineTransport(),
+            transport=platform_transport(self.name, transport),
             headers={"User-Agent": "aircraftml"},
         )
+        self._photos = PhotoFetcher(
+            self._http,
+            media_hosts=media_hosts,
+            map_error=map_error,
+            host_kind="an X media host",
+            max_bytes=photo_max_bytes,
+            timeout_s=photo_timeout_s,
+            max_redirects=max_redirects,
+            allow_insecure_for_testing=allow_insecure_media_for_testing,
+            clock=clock,
+        )
         self._timeout_s = timeout_s
-        self._media_hosts = frozenset(host.lower() for host in media_hosts)
-        self._photo_max_bytes = photo_max_bytes
-        self._photo_timeout_s = photo_timeout_s
-        self._max_redirects = max_redirects
         self._chunked_above_bytes = chunked_upload_above_bytes
         self._chunk_bytes = chunk_bytes
-        self._allow_insecure_media = allow_insecure_media_for_testing
         self._bot_user_id = bot_user_id
         self._clock = clock
         self._dialect = lookup_dialect
@@ -237,21 +239,9 @@ class XClient:
         return str(data["id"]), str(data.get("username", ""))
 
     def download_photo(self, url: str) -> bytes:
-        """The photo's bytes, within the host, size, time and redirect limits.
-
-        ``photo_timeout_s`` bounds the whole download, every redirect, connect and byte.
-        """
-        deadline = self._clock() + self._photo_timeout_s
-        with within_deadline(self._photo_timeout_s):
-            for _hop in range(self._max_redirects + 1):
-                self._check_media_url(url)
-                with self._guarded(f"download photo {url}"), self._photo_deadline(url):
-                    location, data = self._fetch_photo_hop(url, deadline)
-                if location is None:
-                    assert data is not None
-                    return data
-                url = urllib.parse.urljoin(url, location)
-        raise PhotoRefused(f"photo {url}: more than {self._max_redirects} redirects")
+        """The photo's bytes, within the host, size, time and redirect limits (``photos``);
+        ``photo_timeout_s`` bounds the whole download, every redirect, connect and byte."""
+        return self._photos.download(url)
 
     def find_reply(self, in_reply_to_id: str) -> str | None:
         """The id of the bot's own reply to ``in_reply_to_id``, if X has one.
@@ -373,14 +363,8 @@ class XClient:
         return self._json(self._send(method, path, what, **kwargs), what)
 
     def _send(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
-        try:
-            with self._guarded(what), within_deadline(self._timeout_s):
-                response = self._http.request(method, path, **kwargs)
-        except Exception:
-            PLATFORM_CALLS.labels(platform=self.name, status="error").inc()
-            raise
-        PLATFORM_CALLS.labels(platform=self.name, status=str(response.status_code)).inc()
-        return response
+        with self._guarded(what), within_deadline(self._timeout_s):
+            return self._http.request(method, path, **kwargs)
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if response.is_error:
@@ -401,61 +385,6 @@ class XClient:
             yield
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise map_error(exc, what) from exc
-
-    @contextmanager
-    def _photo_deadline(self, url: str) -> Iterator[None]:
-        try:
-            yield
-        except httpx.TimeoutException as exc:
-            raise self._too_slow(url) from exc
-
-    def _too_slow(self, url: str) -> PhotoTimedOut:
-        return PhotoTimedOut(f"photo {url}: took more than {self._photo_timeout_s} s")
-
-    def _check_media_url(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
-        allowed_schemes = ("https", "http") if self._allow_insecure_media else ("https",)
-        if parts.scheme.lower() not in allowed_schemes:
-            raise PhotoRefused(f"photo {url}: only https URLs are fetched")
-        if (parts.hostname or "").lower() not in self._media_hosts:
-            raise PhotoRefused(f"photo {url}: host {parts.hostname!r} is not an X media host")
-
-    def _fetch_photo_hop(self, url: str, deadline: float) -> tuple[str | None, bytes | None]:
-        """One GET: ``(location, None)`` for a redirect, ``(None, bytes)`` for the photo."""
-        remaining_s = deadline - self._clock()
-        if remaining_s <= 0:
-            raise self._too_slow(url)
-        with self._http.stream("GET", url, auth=None, timeout=remaining_s) as response:
-            if response.is_redirect:
-                return response.headers.get("location", ""), None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise map_error(response, f"download photo {url}")
-            if response.is_error:
-                raise PhotoUnavailable(f"photo {url}: HTTP {response.status_code}")
-            self._check_photo_headers(url, response.headers)
-            return None, self._read_capped(url, response, deadline)
-
-    def _check_photo_headers(self, url: str, headers: httpx.Headers) -> None:
-        content_type = headers.get("content-type", "image/")
-        if not content_type.lower().startswith("image/"):
-            raise PhotoUnavailable(f"photo {url}: not an image ({content_type})")
-        declared = _float_header(headers, "content-length")
-        if declared is not None and declared > self._photo_max_bytes:
-            raise PhotoTooLarge(
-                f"photo {url}: {int(declared)} bytes, above {self._photo_max_bytes}"
-            )
-
-    def _read_capped(self, url: str, response: httpx.Response, deadline: float) -> bytes:
-        received = bytearray()
-        for chunk in response.iter_bytes():
-            received += chunk
-            if len(received) > self._photo_max_bytes:
-                raise PhotoTooLarge(f"photo {url}: more than {self._photo_max_bytes} bytes")
-            if self._clock() > deadline:
-                raise self._too_slow(url)
-        if not received:
-            raise PhotoUnavailable(f"photo {url}: empty")
-        return bytes(received)
 
 
 def _data(body: Mapping[str, Any], what: str) -> dict[str, Any]:

@@ -1,6 +1,2 @@
 """The Bluesky adapter: a narrow httpx XRPC client (``client``), its texts (``text``: facets,
 graphemes, record keys) and the mentions it turns into requests (``mentions``)."""
-
-from aircraftml.platforms.bluesky.client import BlueskyClient, map_error
-
-__all__ = ["BlueskyClient", "map_error"]

@@ -40,6 +40,7 @@ from aircraftml.errors import (
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.bluesky import text as bluesky_text
 from aircraftml.platforms.photos import PhotoFetcher
+from aircraftml.platforms.transport import platform_transport
 
 logger = logging.getLogger(__name__)
 
@@ -124,12 +125,13 @@ class BlueskyClient:
             headers={"User-Agent": "aircraftml"},
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport,
+            transport=platform_transport(self.name, transport),
         )
         self._photos = PhotoFetcher(
             self._http,
             media_hosts=media_hosts,
-            map_error=lambda response: map_error(response, "download photo"),
+            map_error=map_error,
+            host_kind="a Bluesky media host",
             max_bytes=photo_max_bytes,
             timeout_s=photo_timeout_s,
             allow_insecure_for_testing=allow_insecure_media_for_testing,

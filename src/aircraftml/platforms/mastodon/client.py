@@ -38,6 +38,7 @@ from aircraftml.errors import AircraftMLError, PermanentError, RateLimited, Tran
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.mastodon import text as mastodon_text
 from aircraftml.platforms.photos import PhotoFetcher
+from aircraftml.platforms.transport import platform_transport
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +136,14 @@ class MastodonClient:
             headers={"Authorization": f"Bearer {access_token}", "User-Agent": "aircraftml"},
             timeout=timeout_s,
             follow_redirects=False,
-            transport=transport,
+            transport=platform_transport(self.name, transport),
         )
         hosts = tuple(media_hosts) or (httpx.URL(base_url).host,)
         self._photos = PhotoFetcher(
             self._http,
             media_hosts=hosts,
-            map_error=lambda response: map_error(response, "download photo"),
+            map_error=map_error,
+            host_kind="a Mastodon media host",
             max_bytes=photo_max_bytes,
             timeout_s=photo_timeout_s,
             allow_insecure_for_testing=allow_insecure_media_for_testing,
