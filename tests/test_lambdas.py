@@ -476,16 +476,18 @@ def test_a_rate_limited_record_waits_for_the_window_without_spending_a_try(
 # -- the entry points named in template.yaml, in a process of their own ------------------------
 
 DRIVER = """
-import json, sys
+import contextlib, io, json, sys
 from aircraftml.aws import lambdas
 for line in sys.stdin:
     name, event = json.loads(line)
-    result = getattr(lambdas, name)(event, None)
+    with contextlib.redirect_stdout(io.StringIO()) as logged:  # what Lambda sends to CloudWatch
+        result = getattr(lambdas, name)(event, None)
     built = {
         "webhook": lambdas._webhook_function.cache_info().misses,
         "sqs": lambdas._sqs_function.cache_info().misses,
     }
-    print(json.dumps({"result": result, "built": built}), flush=True)
+    emf = [json.loads(line) for line in logged.getvalue().splitlines() if '"_aws"' in line]
+    print(json.dumps({"result": result, "built": built, "emf": emf}), flush=True)
 """
 
 
@@ -558,3 +560,15 @@ def test_the_template_entry_points_read_ssm_and_build_their_parts_once(
     assert len(replies_to(fake_x, post_id)) == 1
     # and each function was built once for its four or two invocations
     assert again["built"] == {"webhook": 1, "sqs": 1}
+    # and each invocation told CloudWatch what it did, as embedded metrics
+    [delivery] = delivered["emf"]
+    assert (delivery["Function"], delivery["webhook_deliveries_total.200"]) == ("webhook", 1)
+    assert delivery["events_queued_total"] == 1
+    [answered] = handled["emf"]
+    assert (answered["Function"], answered["mentions_total.replied"]) == ("handler", 1)
+    x_calls = {k: v for k, v in answered.items() if k.startswith("platform_api_calls_total.x.")}
+    assert x_calls["platform_api_calls_total.x.200"] >= 1  # the photo (and any lookups)
+    assert x_calls["platform_api_calls_total.x.201"] >= 1  # the reply posted
+    [again_emf] = again["emf"]
+    assert again_emf["mentions_total.already replied"] == 1
+    assert "mentions_total.replied" not in again_emf  # only what this invocation added

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import Counter, Histogram
+
+from aircraftml import metrics
 
 cfnlint_api = pytest.importorskip("cfnlint.api", reason="needs cfn-lint (the dev extra)")
 cfn_yaml = pytest.importorskip("cfnlint.decode.cfn_yaml")
@@ -156,3 +161,29 @@ def test_the_poller_runs_every_minute_when_a_network_is_polled(template: dict[st
     actions = {a for s in _statements(template, "PollerRole") for a in _actions(s)}
     assert "sqs:SendMessage" in actions and "dynamodb:PutItem" in actions
     assert not any(a.startswith("sqs:Receive") for a in actions)
+
+
+def _dashboard_metrics(template: dict[str, Any]) -> list[list[Any]]:
+    body = _resource(template, "Dashboard")["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "SUBSTITUTED", body))["widgets"]
+    return [m for w in widgets for m in w["properties"]["metrics"]]
+
+
+def test_the_dashboard_charts_only_metrics_the_functions_write(template: dict[str, Any]) -> None:
+    # Each AircraftML metric on the dashboard is one EmfFlusher writes: a counter's or a
+    # histogram's series of aircraftml.metrics, with one value for each of its labels
+    series = {}
+    for metric in vars(metrics).values():
+        if isinstance(metric, Counter | Histogram):
+            name = metric.describe()[0].name.removeprefix("aircraftml_")
+            labels = len(metric._labelnames)
+            if isinstance(metric, Counter):
+                series[f"{name}_total"] = labels
+            else:
+                series.update({f"{name}_sum": labels, f"{name}_count": labels})
+    charted = [m[1] for m in _dashboard_metrics(template) if m[0] == "AircraftML"]
+    assert len(charted) >= 10
+    for name in charted:
+        base, *values = name.split(".")
+        assert base in series, f"{name}: no such metric"
+        assert len(values) == series[base], f"{name}: {series[base]} label value(s) expected"

@@ -146,6 +146,7 @@ class Handler:
         claim = self._state.claim(key, ttl_s=self._claim_ttl_s)
         if claim.status is ClaimStatus.DONE:
             logger.info("post %s: already answered (%s)", request.post_id, claim.result)
+            MENTIONS.labels(outcome=Outcome.ALREADY_REPLIED.value).inc()
             return Handled(Outcome.ALREADY_REPLIED, claim.result or None)
         if claim.status is ClaimStatus.IN_PROGRESS:
             until = claim.expires_at_epoch_s or self._clock() + self._claim_ttl_s

@@ -87,9 +87,20 @@ class WebhookEndpoint:
         return Answer(status, {"error": error})
 
     def too_large(self) -> Answer:
+        WEBHOOK_DELIVERIES.labels(status="413").inc()
         return self.refused(413, f"body over {self.max_body_bytes} bytes")
 
     def deliver(self, raw_body: bytes, signature: str | None, content_type: str | None) -> Answer:
+        """The answer to one POST (counted: behind ``serve`` and in the Lambda alike)."""
+        if len(raw_body) > self.max_body_bytes:
+            return self.too_large()
+        answer = self._deliver(raw_body, signature, content_type)
+        WEBHOOK_DELIVERIES.labels(status=str(answer.status)).inc()
+        if answer.status == 200:
+            EVENTS_QUEUED.inc(answer.body.get("queued", 0))
+        return answer
+
+    def _deliver(self, raw_body: bytes, signature: str | None, content_type: str | None) -> Answer:
         if len(raw_body) > self.max_body_bytes:
             return self.too_large()
         if not verify_signature(raw_body, signature, self._secret):
@@ -162,7 +173,6 @@ def _webhook_routes(endpoint: WebhookEndpoint) -> list[BaseRoute]:
             return JSONResponse({"error": "client disconnected"}, status_code=400)
         if raw_body is None:
             answer = endpoint.too_large()
-            WEBHOOK_DELIVERIES.labels(status="413").inc()
             # the rest of the body is not read: close, or uvicorn reads on (6.3 GB in 15 s)
             return JSONResponse(answer.body, status_code=413, headers={"connection": "close"})
         answer = await anyio.to_thread.run_sync(
@@ -171,9 +181,6 @@ def _webhook_routes(endpoint: WebhookEndpoint) -> list[BaseRoute]:
             request.headers.get("x-twitter-webhooks-signature"),
             request.headers.get("content-type"),
         )
-        WEBHOOK_DELIVERIES.labels(status=str(answer.status)).inc()
-        if answer.status == 200:
-            EVENTS_QUEUED.inc(answer.body.get("queued", 0))
         return JSONResponse(answer.body, status_code=answer.status)
 
     return [

@@ -20,7 +20,9 @@ Settings come from the environment, with the X credentials read from SSM Paramet
 under ``AIRCRAFTML_AWS_SECRETS_SSM_PATH`` laid over it (``aws.secrets``). Each function
 builds its parts once per container, on its first invocation, and keeps them: the queue
 and state clients, and for the handler the ONNX sessions. ``WebhookFunction.from_environ``
-and ``SqsFunction.from_environ`` build them from any mapping (tests pass one in).
+and ``SqsFunction.from_environ`` build them from any mapping (tests pass one in). After
+each invocation the bot's metrics go to CloudWatch as one embedded-metric log line
+(``aws.cloudwatch_metrics``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aircraftml.assembly import build_endpoint, build_handler, build_queue, build_state
+from aircraftml.aws.cloudwatch_metrics import EmfFlusher
 from aircraftml.aws.secrets import SSM_PATH_VARIABLE, settings_environ_from_ssm
 from aircraftml.config import Settings
 from aircraftml.errors import AircraftMLError
@@ -203,14 +206,24 @@ def _sqs_function() -> SqsFunction:
     return SqsFunction.from_environ(os.environ)
 
 
+_webhook_metrics = EmfFlusher("webhook")
+_handler_metrics = EmfFlusher("handler")
+
+
 def webhook_handler(event: Event, context: object) -> dict[str, Any]:
     """``aircraftml.aws.lambdas.webhook_handler``: the WebhookFunction of template.yaml."""
-    return _webhook_function()(event, context)
+    try:
+        return _webhook_function()(event, context)
+    finally:
+        _webhook_metrics.flush()
 
 
 def sqs_handler(event: Event, context: object) -> dict[str, Any]:
     """``aircraftml.aws.lambdas.sqs_handler``: the HandlerFunction of template.yaml."""
-    return _sqs_function()(event, context)
+    try:
+        return _sqs_function()(event, context)
+    finally:
+        _handler_metrics.flush()
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aircraftml.assembly import build_pollers, build_queue, build_state
+from aircraftml.aws.cloudwatch_metrics import EmfFlusher
 from aircraftml.aws.lambdas import load_settings
 from aircraftml.errors import AircraftMLError
 from aircraftml.poller import Poller
@@ -64,6 +65,12 @@ def _poll_function() -> PollFunction:
     return PollFunction.from_environ(os.environ)
 
 
+_poller_metrics = EmfFlusher("poller")
+
+
 def poll_handler(event: object, context: object) -> dict[str, int]:
     """``aircraftml.aws.pollers.poll_handler``: the PollerFunction of template.yaml."""
-    return _poll_function()(event, context)
+    try:
+        return _poll_function()(event, context)
+    finally:
+        _poller_metrics.flush()
