@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
+from aircraftml.platforms.answers import guarded, json_object
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.http_deadline import within_deadline
 from aircraftml.platforms.photos import PhotoFetcher
@@ -367,24 +368,10 @@ class XClient:
             return self._http.request(method, path, **kwargs)
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        if response.is_error:
-            raise map_error(response, what)
-        if not response.content:
-            return {}
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError(f"{what}: response is not JSON") from exc
-        if not isinstance(body, dict):
-            raise TransientError(f"{what}: response is not a JSON object")
-        return body
+        return json_object(response, what, map_error, empty_ok=True)
 
-    @contextmanager
-    def _guarded(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise map_error(exc, what) from exc
+    def _guarded(self, what: str) -> AbstractContextManager[None]:
+        return guarded(what, map_error)
 
 
 def _data(body: Mapping[str, Any], what: str) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
+from aircraftml.platforms.answers import guarded, json_object
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.bluesky import text as bluesky_text
 from aircraftml.platforms.photos import PhotoFetcher
@@ -302,24 +303,12 @@ class BlueskyClient:
             headers["Authorization"] = f"Bearer {token}"
         with self._guarded(nsid):
             response = self._http.request(method, f"/xrpc/{nsid}", headers=headers, **kwargs)
-        if response.is_error:
-            if response.status_code == 400 and _xrpc_error(response)[0] == "ExpiredToken":
-                raise _ExpiredToken(nsid)
-            raise map_error(response, nsid)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError(f"{nsid}: response is not JSON") from exc
-        if not isinstance(body, dict):
-            raise TransientError(f"{nsid}: response is not a JSON object")
-        return body
+        if response.status_code == 400 and _xrpc_error(response)[0] == "ExpiredToken":
+            raise _ExpiredToken(nsid)
+        return json_object(response, nsid, map_error)
 
-    @contextmanager
-    def _guarded(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise map_error(exc, what) from exc
+    def _guarded(self, what: str) -> AbstractContextManager[None]:
+        return guarded(what, map_error)
 
 
 class _ExpiredToken(PermanentError):

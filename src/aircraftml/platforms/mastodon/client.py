@@ -26,8 +26,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from aircraftml.errors import AircraftMLError, PermanentError, RateLimited, TransientError
+from aircraftml.platforms.answers import guarded, json_list, json_object
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.mastodon import text as mastodon_text
 from aircraftml.platforms.photos import PhotoFetcher
@@ -313,33 +314,13 @@ class MastodonClient:
     ) -> list[dict[str, Any]]:
         with self._guarded(what):
             response = self._http.request(method, path, params=params)
-        if response.is_error:
-            raise map_error(response, what)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError(f"{what}: response is not JSON") from exc
-        if not isinstance(body, list):
-            raise TransientError(f"{what}: response is not a JSON list")
-        return [item for item in body if isinstance(item, dict)]
+        return json_list(response, what, map_error)
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        if response.is_error:
-            raise map_error(response, what)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError(f"{what}: response is not JSON") from exc
-        if not isinstance(body, dict):
-            raise TransientError(f"{what}: response is not a JSON object")
-        return body
+        return json_object(response, what, map_error)
 
-    @contextmanager
-    def _guarded(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise map_error(exc, what) from exc
+    def _guarded(self, what: str) -> AbstractContextManager[None]:
+        return guarded(what, map_error)
 
 
 def post_from_status(status: dict[str, Any]) -> Post:
