@@ -52,22 +52,40 @@ logger = logging.getLogger("open_set_experiment")
 
 def claims(
     probabilities: npt.NDArray[np.float32], known: npt.NDArray[np.bool_], taxonomy: Any
-) -> npt.NDArray[np.bool_]:
-    """Whether the bot claims something ("probably" or stronger, at any level) per row."""
+) -> list[Any]:
+    """What the bot names per row (``naming.Named``); ``.is_claim``: "probably" or
+    stronger, at any level of the tree."""
     from aircraftml.vision.naming import most_specific_sure_level
     from aircraftml.vision.types import TypeGuess
 
-    out = np.zeros(len(probabilities), dtype=bool)
-    for i, (row, is_known) in enumerate(zip(probabilities, known, strict=True)):
+    named = []
+    for row, is_known in zip(probabilities, known, strict=True):
         best = int(row.argmax())
-        named = most_specific_sure_level(
-            (TypeGuess(taxonomy.labels[best], float(row[best])),),
-            taxonomy.best_family(row),
-            taxonomy.best_manufacturer(row),
-            bool(is_known),
+        named.append(
+            most_specific_sure_level(
+                (TypeGuess(taxonomy.labels[best], float(row[best])),),
+                taxonomy.best_family(row),
+                taxonomy.best_manufacturer(row),
+                bool(is_known),
+            )
         )
-        out[i] = named.is_claim
-    return out
+    return named
+
+
+def claimed(named: list[Any]) -> npt.NDArray[np.bool_]:
+    return np.asarray([n.is_claim for n in named], dtype=bool)
+
+
+def claimed_wrongly(named: list[Any], truths: list[str | None], full: Any) -> npt.NDArray[np.bool_]:
+    """Claims that are none of the photo's own type, family or maker (in the tree of every
+    type, left-out ones included): "probably a Boeing" for a left-out 767 is a claim, and
+    it is right."""
+    wrong = np.zeros(len(named), dtype=bool)
+    for i, (n, truth) in enumerate(zip(named, truths, strict=True)):
+        if n.is_claim and truth is not None:
+            index = full.labels.index(truth)
+            wrong[i] = n.label not in (truth, full.families[index], full.manufacturers[index])
+    return wrong
 
 
 def figures(
@@ -78,21 +96,30 @@ def figures(
     score: str,
     threshold: float,
     taxonomy: Any,
+    held_truths: list[str | None] | None = None,
+    full_taxonomy: Any = None,
 ) -> dict[str, float]:
-    """Left-out claims and known-type points lost for one rule."""
+    """Left-out claims and known-type points lost for one rule; with ``held_truths`` (each
+    row's left-out label, None for known rows) and the tree of every type, the claims that
+    are wrong too."""
     from aircraftml.vision.classifier import softmax
     from aircraftml.vision.open_set import open_set_scores
 
     probabilities = softmax(logits, temperature)
     known = open_set_scores(logits, temperature, score) >= threshold
     right = ~held & (probabilities.argmax(axis=1) == truth)
-    claimed = claims(probabilities, known, taxonomy)
-    everything_known = claims(probabilities, np.ones(len(known), dtype=bool), taxonomy)
+    named = claims(probabilities, known, taxonomy)
+    with_rule = claimed(named)
+    everything_known = claimed(claims(probabilities, np.ones(len(known), dtype=bool), taxonomy))
     n_known, n_held = int((~held).sum()), int(held.sum())
-    return {
+    wrong: dict[str, float] = {}
+    if held_truths is not None and full_taxonomy is not None and n_held:
+        wrongly = claimed_wrongly(named, held_truths, full_taxonomy)
+        wrong = {"held_out_claimed_wrongly": float(wrongly[held].mean())}
+    return wrong | {
         "held_out_photos": n_held,
         "known_photos": n_known,
-        "held_out_claimed": float(claimed[held].mean()) if n_held else 0.0,
+        "held_out_claimed": float(with_rule[held].mean()) if n_held else 0.0,
         "held_out_claimed_without_rule": float(everything_known[held].mean()) if n_held else 0.0,
         "known_top1": float(right.sum() / n_known),
         "known_top1_with_rule": float((right & known).sum() / n_known),
@@ -183,6 +210,7 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
         tr.predict_logits(back, val_known.features), val_known.label_indices
     )
     taxonomy = tr.pick_taxonomy(known_labels, args.data) or Taxonomy.flat(known_labels)
+    full_taxonomy = tr.pick_taxonomy(labels, args.data)
     report: dict[str, Any] = {
         "leave_out": list(leave_out),
         "epochs": config.epochs,
@@ -199,8 +227,18 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
             rule = choose_rule(logits, truth, held, temperature, taxonomy, args.max_loss_points)
             report["rule"] = {k: rule[k] for k in ("score", "refused_share")}
         # test keeps the threshold chosen on val: the same model, nothing chosen on test
+        indices = features.label_indices
+        held_truths = [labels[i] if h else None for i, h in zip(indices, held, strict=True)]
         report[split] = figures(
-            logits, truth, held, temperature, rule["score"], rule["threshold"], taxonomy
+            logits,
+            truth,
+            held,
+            temperature,
+            rule["score"],
+            rule["threshold"],
+            taxonomy,
+            held_truths,
+            full_taxonomy,
         )
     return report
 
