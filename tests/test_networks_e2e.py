@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from e2e_support import Bot, airliner_photo, jpeg, settled, wait_for
@@ -78,6 +79,24 @@ def test_a_photo_of_an_airliner_gets_an_annotated_reply(net: FakeNetwork, bot: B
     else:
         assert len(reply.images) == 1 and reply.images[0][1]  # with its alt text
         assert reply.facets[0]["features"][0]["$type"] == "app.bsky.richtext.facet#mention"
+
+
+def test_serve_without_x_polls_answers_and_serves_health_and_metrics_but_no_webhook(
+    net: FakeNetwork, bot: Bot
+) -> None:
+    # Given the whole bot for this network alone (no X settings at all)
+    metrics_dir = str(bot.log_dir.parent / "metrics")
+    bot.start("serve", AIRCRAFTML_WEB_PAGE="false", AIRCRAFTML_METRICS_DIR=metrics_dir)
+    site = f"http://127.0.0.1:{bot.port}"
+    # When someone mentions it with a photo
+    post = net.mention("noor", "what is it?", [jpeg()])
+    # Then it is answered, and the process serves health and metrics, and no X webhook
+    wait_for(lambda: net.replies_to(post), 90, "the reply")
+    assert httpx.get(f"{site}/healthz").status_code == 200
+    wait_for(lambda: httpx.get(f"{site}/readyz").status_code == 200, 30, "ready")
+    assert httpx.get(f"{site}/webhook", params={"crc_token": "t"}).status_code == 404
+    metrics = httpx.get(f"{site}/metrics").text
+    assert f'aircraftml_platform_api_calls_total{{platform="{net.name}"' in metrics
 
 
 def test_a_worker_killed_between_posting_and_recording_leaves_one_reply(
