@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from aircraftml.config import Settings
-from aircraftml.errors import ConfigError
+from aircraftml.errors import ConfigError, ModelError
 from aircraftml.metrics_dir import use_multiprocess_dir
 
 config_option = click.option(
@@ -36,10 +36,11 @@ def load_settings(config_file: Path | None) -> Settings:
 
 @contextmanager
 def start_up_errors() -> Iterator[None]:
-    """A setting or backend found wrong while starting: one line naming it, no traceback."""
+    """A setting, backend or model found wrong while starting: one line naming it, no
+    traceback."""
     try:
         yield
-    except ConfigError as exc:
+    except (ConfigError, ModelError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -6,6 +6,7 @@ set (with the chart's sampler thread and the state store it reads the last repli
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from aircraftml.assembly import build_state
 from aircraftml.config import Settings
+from aircraftml.errors import AircraftMLError
 from aircraftml.queue.base import RequestQueue
 from aircraftml.recent import RecentReplies
 from aircraftml.state.base import StateStore
@@ -20,6 +22,8 @@ from aircraftml.web.activity import Activity
 from aircraftml.web.admin import AdminSources, admin_routes, shipped_model_cards
 from aircraftml.web.metrics_endpoint import metrics_route
 from aircraftml.web.page import static_mount
+
+logger = logging.getLogger(__name__)
 
 
 class Site:
@@ -36,14 +40,9 @@ class Site:
         self._admin = bool(settings.admin_token)
         self._stop = threading.Event()
         self._state: StateStore | None = None
-        if self._page:
-            # the models are loaded here, in the webhook's process: only for serve's page
-            from aircraftml.assembly import build_try_page
-            from aircraftml.web.app import web_routes
-
-            self.routes += web_routes(build_try_page(settings))
-        else:
-            self.routes.append(static_mount())  # the dashboard's CSS
+        page_routes = self._page_routes(settings) if self._page else None
+        self._page = page_routes is not None
+        self.routes += page_routes or [static_mount()]  # without the page: the dashboard's CSS
         if settings.admin_token:
             self._state = build_state(settings)
             activity = Activity()
@@ -56,6 +55,20 @@ class Site:
                 model_cards=shipped_model_cards(settings.classifier_dir),
             )
             self.routes += admin_routes(settings.admin_token, sources)
+
+    @staticmethod
+    def _page_routes(settings: Settings) -> list[BaseRoute] | None:
+        """The page with its own recognizer, loaded here in the webhook's process; None when
+        its models cannot be loaded: the webhook and the rest still serve (the workers,
+        which load the same models, report the problem in /readyz)."""
+        from aircraftml.assembly import build_try_page
+        from aircraftml.web.app import web_routes
+
+        try:
+            return web_routes(build_try_page(settings))
+        except AircraftMLError as exc:
+            logger.error("the page at / is off: %s", exc)
+            return None
 
     def paths(self, *, webhook: bool) -> list[str]:
         """What is served, for the start-up line: ``/webhook, /, /metrics``..."""
