@@ -331,6 +331,7 @@ def serve(settings: Settings, *, log_level: int = logging.INFO, workers: bool = 
         )
         server.run(sockets=[listener])
     finally:
+        logger.info("stopping: pollers, then workers")
         stop_polling.set()
         if site is not None:
             site.close()

@@ -119,6 +119,9 @@ def guarded_protocol(
     )
 
 
+GRACEFUL_SHUTDOWN_S = 10
+
+
 def build_server(
     app: Any,
     *,
@@ -134,6 +137,9 @@ def build_server(
         port=port,
         http=guarded_protocol(request_timeout_s, max_connections),
         timeout_keep_alive=KEEP_ALIVE_S,
+        # at SIGTERM, requests in hand get this long to finish, then are cancelled: a stop
+        # never waits on a client
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="off",
         log_level="warning",
     )
