@@ -142,11 +142,17 @@ class Handler:
     def handle(self, request: Request, *, earlier_tries: int = 0) -> Handled:
         """Answer ``request`` once; ``earlier_tries`` > 0 (a redelivery) makes it look its
         reply up on the platform before posting, in case an earlier try posted it."""
+        handled = self._handle_once(request, earlier_tries)
+        MENTIONS.labels(outcome=handled.outcome.value).inc()
+        if handled.outcome is Outcome.REPLIED and request.received_at_epoch_s:
+            REPLY_LATENCY.observe(max(self._clock() - request.received_at_epoch_s, 0.0))
+        return handled
+
+    def _handle_once(self, request: Request, earlier_tries: int) -> Handled:
         key = request.idempotency_key
         claim = self._state.claim(key, ttl_s=self._claim_ttl_s)
         if claim.status is ClaimStatus.DONE:
             logger.info("post %s: already answered (%s)", request.post_id, claim.result)
-            MENTIONS.labels(outcome=Outcome.ALREADY_REPLIED.value).inc()
             return Handled(Outcome.ALREADY_REPLIED, claim.result or None)
         if claim.status is ClaimStatus.IN_PROGRESS:
             until = claim.expires_at_epoch_s or self._clock() + self._claim_ttl_s
@@ -167,9 +173,6 @@ class Handler:
         if not self._state.complete(key, result, token=attempt.token):
             logger.warning("post %s: claim lost before it was marked done", request.post_id)
         logger.info("post %s: %s %s", request.post_id, handled.outcome.value, handled.reply_id)
-        MENTIONS.labels(outcome=handled.outcome.value).inc()
-        if handled.outcome is Outcome.REPLIED and request.received_at_epoch_s:
-            REPLY_LATENCY.observe(max(self._clock() - request.received_at_epoch_s, 0.0))
         return handled
 
     def _claim_kept(self, attempt: _Attempt) -> Heartbeat:

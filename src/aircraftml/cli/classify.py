@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from aircraftml.cli._options import detector_option, model_option
 from aircraftml.errors import ConfigError, ModelError, PhotoError
 from aircraftml.reply import describe_aircraft
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
@@ -22,18 +23,8 @@ from aircraftml.vision.recognizer import FoundAircraft, Recognition
     type=click.Path(file_okay=False, path_type=Path),
     help="Write a copy of each photo with boxes and labels drawn into this folder.",
 )
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A type classifier written by `aircraftml train` (default: the shipped one).",
-)
-@click.option(
-    "--detector",
-    "detector_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An ONNX detector: COCO-SSD (shipped) or a YOLOv8 export.",
-)
+@model_option
+@detector_option
 @click.option(
     "--registry",
     "registry_path",

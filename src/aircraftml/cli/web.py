@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from aircraftml.cli._options import detector_option, model_option
 from aircraftml.web.limits import UploadLimits
 
 _DEFAULTS = UploadLimits()
@@ -15,18 +16,8 @@ _DEFAULTS = UploadLimits()
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A type classifier written by `aircraftml train` (default: the shipped one).",
-)
-@click.option(
-    "--detector",
-    "detector_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An ONNX detector: COCO-SSD (shipped) or a YOLOv8 export.",
-)
+@model_option
+@detector_option
 @click.option("--threads", default=1, show_default=True, help="CPU threads for inference.")
 @click.option("--max-upload-bytes", default=_DEFAULTS.max_bytes, show_default=True)
 @click.option("--max-pixels", default=_DEFAULTS.max_pixels, show_default=True)
