@@ -205,7 +205,9 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     train_known, val_known = known_only(sets["train"]), known_only(sets["val"])
-    best_epoch = tr.fit_back(back, train_known, val_known, config, progress=True)
+    best_epoch = tr.fit_back(
+        back, train_known, val_known, config, progress=True, checkpoint=args.checkpoint
+    )
     temperature = ev.fit_temperature(
         tr.predict_logits(back, val_known.features), val_known.label_indices
     )
@@ -218,6 +220,8 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
         "temperature": temperature,
         "max_loss_points": args.max_loss_points,
     }
+    if args.dump:
+        dump_embeddings(args.dump, back, sets, train_known, remap, held_index, known_labels)
     for split in ("val", "test"):
         features = sets[split]
         held = np.isin(features.label_indices, held_index)
@@ -241,6 +245,41 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
             full_taxonomy,
         )
     return report
+
+
+def dump_embeddings(
+    path: Path,
+    back: Any,
+    sets: dict[str, Any],
+    train_known: Any,
+    remap: Any,
+    held_index: Any,
+    known_labels: tuple[str, ...],
+) -> None:
+    """Write the left-out model's logits and pooled features (the last layer's input) for
+    train (its first view of each known image), val and test, to try feature-space scores
+    without training again."""
+    from aircraftml.vision import train as tr
+
+    first_view = np.r_[True, train_known.image_ids[1:] != train_known.image_ids[:-1]]
+    arrays: dict[str, Any] = {"known_labels": np.asarray(known_labels)}
+    parts = (
+        ("train", train_known.features[first_view], train_known.label_indices[first_view]),
+        ("val", sets["val"].features, sets["val"].label_indices),
+        ("test", sets["test"].features, sets["test"].label_indices),
+    )
+    for split, features, labels in parts:
+        logits, pooled = tr.predict_logits(back, features, with_features=True)
+        held = np.isin(labels, held_index) if split != "train" else np.zeros(len(labels), bool)
+        truth = labels if split == "train" else np.where(held, -1, remap[labels])
+        arrays |= {
+            f"{split}_logits": logits,
+            f"{split}_features": pooled,
+            f"{split}_truth": truth,
+            f"{split}_held": held,
+            f"{split}_full_labels": labels,
+        }
+    np.savez(path, **arrays)
 
 
 def _threshold_for(logits: Any, temperature: float, rule: dict[str, Any]) -> float:
@@ -279,6 +318,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-loss-points", type=float, default=2.0)
+    parser.add_argument("--checkpoint", type=Path, help="resume the training from here")
+    parser.add_argument("--dump", type=Path, help="write logits and features (npz) here")
     parser.add_argument("--apply", type=Path, help="a model directory to set the rule in")
     parser.add_argument("--rule", type=Path, help="with --apply: the experiment's JSON")
     args = parser.parse_args()

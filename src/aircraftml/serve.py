@@ -10,6 +10,7 @@ port stops with an error instead of doubling the workers.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -46,6 +47,8 @@ from aircraftml.worker import Worker, backoff_delay_s
 logger = logging.getLogger(__name__)
 
 RESTART_CHECK_S = 1.0
+STACKS_SIGNAL = signal.SIGUSR1
+STACKS_WAIT_S = 1.0
 # A worker whose queue or state fails waits 1, 2, 4 ... 30 s between tries, models loaded;
 # one that ran this long without failing starts again from 1 s.
 OUTAGE_MAX_WAIT_S = 30.0
@@ -65,10 +68,15 @@ def run_worker(
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            logger.info("worker stopping (%s)", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # `kill -USR1` prints every thread's stack (the pool asks before it kills a worker
+    # that outlived its time to stop)
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)
     if parent_pid is not None:
         die_with_parent(parent_pid, stop)
     queue = build_queue(settings)
@@ -98,6 +106,7 @@ def run_worker(
     finally:
         queue.close()
         state.close()
+    logger.info("worker stopped")
 
 
 class _Ready(Protocol):
@@ -205,10 +214,29 @@ class WorkerPool:
             self._supervisor.join()  # so that no restart slips in after this
         for process in self._processes:
             process.terminate()  # SIGTERM: finish the request in hand
-        for process in self._processes:
-            process.join(timeout_s)
+        deadline_s = time.monotonic() + timeout_s
+        for number, process in enumerate(self._processes):
+            process.join(max(0.0, deadline_s - time.monotonic()))
             if process.is_alive():
-                process.kill()
+                self._kill_stuck(number, process, timeout_s)
+
+    @staticmethod
+    def _kill_stuck(number: int, process: BaseProcess, timeout_s: float) -> None:
+        """SIGKILL, after its threads' stacks are written to its stderr: what held it is
+        then in the log. Its request comes back from the queue after the visibility
+        timeout."""
+        logger.warning(
+            "worker-%d (pid %s) did not stop within %.0f s of SIGTERM: its stacks follow, "
+            "then it is killed",
+            number,
+            process.pid,
+            timeout_s,
+        )
+        if process.pid is not None:
+            os.kill(process.pid, STACKS_SIGNAL)
+            process.join(STACKS_WAIT_S)
+        process.kill()
+        process.join(STACKS_WAIT_S)
 
     def _spawn(self, number: int) -> BaseProcess:
         self._ready[number].clear()

@@ -480,15 +480,24 @@ def cutmix_box(
     return top, bottom, left, right, 1.0 - (bottom - top) * (right - left) / (height * width)
 
 
-def predict_logits(back: Any, features: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
+def predict_logits(
+    back: Any, features: npt.NDArray[np.float16], *, with_features: bool = False
+) -> Any:
+    """The back's logits per row; ``with_features``: (logits, pooled features), the pooled
+    features being what the last layer reads."""
     torch = _require_torch()
     back.eval()
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(features), 128):
-            batch = torch.from_numpy(features[i : i + 128].astype(np.float32))
-            outs.append(back(batch).numpy())
-    return np.concatenate(outs).astype(np.float32)
+    outs, pooled = [], []
+    hook = back.fc.register_forward_hook(lambda _m, inputs, _o: pooled.append(inputs[0].numpy()))
+    try:
+        with torch.no_grad():
+            for i in range(0, len(features), 128):
+                batch = torch.from_numpy(features[i : i + 128].astype(np.float32))
+                outs.append(back(batch).numpy())
+    finally:
+        hook.remove()
+    logits = np.concatenate(outs).astype(np.float32)
+    return (logits, np.concatenate(pooled).astype(np.float32)) if with_features else logits
 
 
 def _optimizer(back: Any, config: TrainConfig, steps: int) -> tuple[Any, Any]:
