@@ -95,27 +95,33 @@ def measured_sections(report: Any, photos: Any | None, open_set: dict[str, Any])
         "",
     ]
     if open_set:
-        test = open_set["test"]
+        test, rule = open_set["test"], open_set["rule"]
+        default = test.get("at_the_default_bar", {})
         sections += [
             "## Not one I know (types left out of training, `scripts/open_set_experiment.py`)",
-            f"Left out: {', '.join(open_set['leave_out'])}. Rule chosen on val: "
-            f"{open_set['rule']['score']}, refusing the lowest "
-            f"{open_set['rule']['refused_share']:.0%} of known val photos. On test "
-            f"({test['held_out_photos']} left-out photos, {test['known_photos']} known): "
-            f"{test['held_out_claimed']:.1%} of the left-out photos claimed "
-            f'("probably" or stronger; {test["held_out_claimed_without_rule"]:.1%} without the '
-            f"rule"
+            f"Left out: {', '.join(open_set['leave_out'])}, measured on a "
+            f"{open_set['epochs']}-epoch model trained without them. Chosen on val: claims "
+            f'("probably" or stronger, at any level) from {rule.get("sure_confidence", 0.65):.0%}, '
+            "the lowest bar at which they are right 19 times in 20 with the left-out photos "
+            f"among them; then the rule {rule['score']}, refusing the lowest "
+            f"{rule['refused_share']:.0%} of known val photos. On test "
+            f"({test['held_out_photos']} left-out photos, {test['known_photos']} known; one "
+            f"known photo = {test['points_per_known_photo']:.2f} points): "
+            f"{test['held_out_claimed']:.1%} of the left-out photos claimed, "
+            f"{test['held_out_claimed_wrongly']:.1%} as something they are not (a claim of "
+            f"their own maker or family being right), {test['points_lost']:.2f} points of "
+            f"top-1 lost; claims right {test.get('claims_right', float('nan')):.1%}, known "
+            f"photos claimed {test.get('known_claimed', float('nan')):.1%}"
             + (
-                f"; {test['held_out_claimed_wrongly']:.1%} claimed as something they are not, "
-                "a claim of their own maker or family being right"
-                if "held_out_claimed_wrongly" in test
+                f" (at the default bar of 65%: {default['held_out_claimed']:.1%} of the "
+                f"left-out photos claimed, claims right {default['claims_right']:.1%}, known "
+                f"photos claimed {default['known_claimed']:.1%})"
+                if default
                 else ""
             )
-            + f"), {test['points_lost']:.2f} points of top-1 lost on the known types "
-            f"(one known photo = {test['points_per_known_photo']:.2f} points), measured on a "
-            f"{open_set['epochs']}-epoch model trained without them; the shipped model "
-            "refuses below the threshold that refused that share of the train-only model's "
-            "val photos. Targets: <= 5% claimed, <= 2 points lost.",
+            + ". The shipped model keeps the bar, and refuses below the threshold that "
+            "refused that share of the train-only model's val photos. Targets: <= 5% "
+            "claimed, <= 2 points lost.",
             "",
         ]
     if photos is not None:

@@ -1,23 +1,31 @@
 #!/usr/bin/env python
-"""Choose the "not one I know" rule honestly: train with some types left out, and count how
-often their photos are still claimed.
+"""Choose how sure the bot must be to claim a type, and the "not one I know" rule, honestly:
+train with some types left out, and count how often their photos are still claimed.
 
     python scripts/open_set_experiment.py DATA --cache CACHE --out open-set.json
-        [--leave-out "Boeing 767" --leave-out ...] [--epochs 10]
+        [--leave-out "Boeing 767" --leave-out ...] [--epochs 10] [--dump outputs.npz]
+    python scripts/open_set_experiment.py DATA --from-dump outputs.npz --out open-set.json
     python scripts/open_set_experiment.py DATA --apply MODEL_DIR --rule open-set.json
 
 1. The back of the classifier is trained (as ``aircraftml train`` does, over the same cached
-   front features) on every type but the left-out ones.
-2. On val, for each open-set score (``vision/open_set.py``) and each threshold, two figures:
-   the share of the left-out types' photos still claimed ("probably" or stronger, at any
-   level of the type tree), and the top-1 points lost on the known types (photos named right
-   that the rule now refuses). The rule kept is the one with the fewest claims of left-out
-   photos for at most ``--max-loss-points`` lost; its threshold is kept as the share of
-   known val photos it refuses, so it carries over to a model trained on every type.
-3. The same figures on test, once, for the report.
+   front features) on every type but the left-out ones. ``--dump`` keeps its logits and
+   pooled features, and ``--from-dump`` chooses again from them without training.
+2. On val, the claim bar: the lowest calibrated confidence from which a claim ("probably" or
+   stronger, at any level of the type tree) is right at least ``CLAIMS_RIGHT`` (19 in 20) of
+   the time, over the val photos as they come, the left-out types' among them (a claim of
+   their own maker or family is right; any other is wrong). A photo of a type the bot never
+   saw gets a confidence calibrated on the types it knows, too high: the bar is what keeps
+   "probably" honest about both.
+3. On val, with that bar, for each open-set score (``vision/open_set.py``) and each
+   threshold, two figures: the share of the left-out types' photos still claimed, and the
+   top-1 points lost on the known types (photos named right that the rule now refuses). The
+   rule kept is the one with the fewest claims of left-out photos for at most
+   ``--max-loss-points`` lost; its threshold is kept as the share of known val photos it
+   refuses, so it carries over to a model trained on every type.
+4. The same figures on test, once, for the report.
 
-``--apply`` sets the threshold of a trained model (its ``model.json``) to refuse that same
-share of its own known val photos.
+``--apply`` writes the bar and the rule into a trained model's ``model.json``, its threshold
+refusing that same share of its own known val photos.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import json
 import logging
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +54,51 @@ DEFAULT_LEAVE_OUT = (
     "Junkers Ju 87",
 )
 MAX_REFUSED_SHARE = 0.30  # thresholds tried: refusing 0..30% of the known val photos
+CLAIMS_RIGHT = 0.95  # what "probably" promises, left-out types' photos counted
+CLAIM_BARS = tuple(round(0.65 + 0.05 * i, 2) for i in range(7))  # 0.65 .. 0.95
 
 logger = logging.getLogger("open_set_experiment")
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """The left-out model's logits on val and test, each row's label among every type."""
+
+    labels: tuple[str, ...]
+    known_labels: tuple[str, ...]
+    epochs: int
+    best_epoch: int | None
+    logits: dict[str, npt.NDArray[np.float32]]
+    label_indices: dict[str, npt.NDArray[np.int64]]
+
+    @property
+    def leave_out(self) -> list[str]:
+        return [label for label in self.labels if label not in self.known_labels]
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split as the choice needs it: ``truth`` is the index among the known types (-1
+    for a left-out photo), ``held_truths`` the left-out label (None for a known photo)."""
+
+    logits: npt.NDArray[np.float32]
+    truth: npt.NDArray[np.int64]
+    held: npt.NDArray[np.bool_]
+    held_truths: list[str | None]
+
+    @classmethod
+    def of(cls, outputs: Outputs, split: str) -> Split:
+        indices = outputs.label_indices[split]
+        known_index = {label: i for i, label in enumerate(outputs.known_labels)}
+        names = [outputs.labels[i] for i in indices]
+        held = np.asarray([name not in known_index for name in names])
+        truth = np.asarray([known_index.get(name, -1) for name in names], dtype=np.int64)
+        held_truths = [name if h else None for name, h in zip(names, held, strict=True)]
+        return cls(outputs.logits[split], truth, held, held_truths)
+
+
 def claims(
-    probabilities: npt.NDArray[np.float32], known: npt.NDArray[np.bool_], taxonomy: Any
+    probabilities: npt.NDArray[np.float32], known: npt.NDArray[np.bool_], taxonomy: Any, bar: float
 ) -> list[Any]:
     """What the bot names per row (``naming.Named``); ``.is_claim``: "probably" or
     stronger, at any level of the tree."""
@@ -67,6 +114,7 @@ def claims(
                 taxonomy.best_family(row),
                 taxonomy.best_manufacturer(row),
                 bool(is_known),
+                sure_confidence=bar,
             )
         )
     return named
@@ -89,38 +137,45 @@ def claimed_wrongly(named: list[Any], truths: list[str | None], full: Any) -> np
 
 
 def figures(
-    logits: npt.NDArray[np.float32],
-    truth: npt.NDArray[np.int64],
-    held: npt.NDArray[np.bool_],
+    split: Split,
     temperature: float,
     score: str,
     threshold: float,
+    bar: float,
     taxonomy: Any,
-    held_truths: list[str | None] | None = None,
-    full_taxonomy: Any = None,
+    full_taxonomy: Any,
 ) -> dict[str, float]:
-    """Left-out claims and known-type points lost for one rule; with ``held_truths`` (each
-    row's left-out label, None for known rows) and the tree of every type, the claims that
-    are wrong too."""
+    """Left-out claims, known-type points lost, and how often a claim is right, for one
+    claim bar and rule."""
     from aircraftml.vision.classifier import softmax
     from aircraftml.vision.open_set import open_set_scores
 
-    probabilities = softmax(logits, temperature)
-    known = open_set_scores(logits, temperature, score) >= threshold
-    right = ~held & (probabilities.argmax(axis=1) == truth)
-    named = claims(probabilities, known, taxonomy)
+    held = split.held
+    probabilities = softmax(split.logits, temperature)
+    known = open_set_scores(split.logits, temperature, score) >= threshold
+    right = ~held & (probabilities.argmax(axis=1) == split.truth)
+    named = claims(probabilities, known, taxonomy, bar)
     with_rule = claimed(named)
-    everything_known = claimed(claims(probabilities, np.ones(len(known), dtype=bool), taxonomy))
+    everything_known = claimed(claims(probabilities, np.ones(len(known), bool), taxonomy, bar))
+    wrongly = claimed_wrongly(named, split.held_truths, full_taxonomy)
+    known_right = np.asarray(
+        [
+            not h
+            and n.label in (taxonomy.labels[t], taxonomy.families[t], taxonomy.manufacturers[t])
+            for n, t, h in zip(named, split.truth, held, strict=True)
+        ]
+    )
+    claims_right = (with_rule & (known_right | (held & ~wrongly))).sum()
     n_known, n_held = int((~held).sum()), int(held.sum())
-    wrong: dict[str, float] = {}
-    if held_truths is not None and full_taxonomy is not None and n_held:
-        wrongly = claimed_wrongly(named, held_truths, full_taxonomy)
-        wrong = {"held_out_claimed_wrongly": float(wrongly[held].mean())}
-    return wrong | {
+    return {
+        "sure_confidence": bar,
         "held_out_photos": n_held,
         "known_photos": n_known,
         "held_out_claimed": float(with_rule[held].mean()) if n_held else 0.0,
+        "held_out_claimed_wrongly": float(wrongly[held].mean()) if n_held else 0.0,
         "held_out_claimed_without_rule": float(everything_known[held].mean()) if n_held else 0.0,
+        "known_claimed": float(with_rule[~held].mean()),
+        "claims_right": float(claims_right / max(1, with_rule.sum())),
         "known_top1": float(right.sum() / n_known),
         "known_top1_with_rule": float((right & known).sum() / n_known),
         "known_refused": float((~known[~held]).mean()),
@@ -129,22 +184,40 @@ def figures(
     }
 
 
+def choose_bar(split: Split, temperature: float, taxonomy: Any, full_taxonomy: Any) -> float:
+    """The lowest claim bar whose claims are right ``CLAIMS_RIGHT`` of the time (no rule)."""
+    for bar in CLAIM_BARS:
+        result = figures(
+            split, temperature, "max_probability", -np.inf, bar, taxonomy, full_taxonomy
+        )
+        logger.info(
+            "claim bar %.2f: claims right %.3f, left-out photos claimed %.3f, known claimed %.3f",
+            bar,
+            result["claims_right"],
+            result["held_out_claimed"],
+            result["known_claimed"],
+        )
+        if result["claims_right"] >= CLAIMS_RIGHT:
+            return bar
+    return CLAIM_BARS[-1]
+
+
 def choose_rule(
-    logits: npt.NDArray[np.float32],
-    truth: npt.NDArray[np.int64],
-    held: npt.NDArray[np.bool_],
+    split: Split,
     temperature: float,
+    bar: float,
     taxonomy: Any,
+    full_taxonomy: Any,
     max_loss_points: float,
 ) -> dict[str, Any]:
     from aircraftml.vision.open_set import SCORES, open_set_scores
 
     best: dict[str, Any] | None = None
     for score in SCORES:
-        known_scores = open_set_scores(logits[~held], temperature, score)
+        known_scores = open_set_scores(split.logits[~split.held], temperature, score)
         for share in np.linspace(0.0, MAX_REFUSED_SHARE, 61):
             threshold = float(np.quantile(known_scores, share)) if share else -np.inf
-            result = figures(logits, truth, held, temperature, score, threshold, taxonomy)
+            result = figures(split, temperature, score, threshold, bar, taxonomy, full_taxonomy)
             if result["points_lost"] > max_loss_points:
                 break
             key = (result["held_out_claimed"], result["points_lost"])
@@ -154,10 +227,52 @@ def choose_rule(
     return best
 
 
-def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
+def choose(outputs: Outputs, data: Path, max_loss_points: float) -> dict[str, Any]:
+    """The claim bar and the rule on val; the figures on val and (once) on test."""
     from aircraftml.vision import evaluate as ev
     from aircraftml.vision import train as tr
+    from aircraftml.vision.naming import SURE_CONFIDENCE
     from aircraftml.vision.taxonomy import Taxonomy
+
+    known_labels = outputs.known_labels
+    taxonomy = tr.pick_taxonomy(known_labels, data) or Taxonomy.flat(known_labels)
+    full_taxonomy = tr.pick_taxonomy(outputs.labels, data) or Taxonomy.flat(outputs.labels)
+    val, test = Split.of(outputs, "val"), Split.of(outputs, "test")
+    temperature = ev.fit_temperature(val.logits[~val.held], val.truth[~val.held])
+    bar = choose_bar(val, temperature, taxonomy, full_taxonomy)
+    rule = choose_rule(val, temperature, bar, taxonomy, full_taxonomy, max_loss_points)
+    report: dict[str, Any] = {
+        "leave_out": outputs.leave_out,
+        "epochs": outputs.epochs,
+        "best_epoch": outputs.best_epoch,
+        "temperature": temperature,
+        "max_loss_points": max_loss_points,
+        "claims_right_goal": CLAIMS_RIGHT,
+        "rule": {
+            "score": rule["score"],
+            "refused_share": rule["refused_share"],
+            "sure_confidence": bar,
+        },
+    }
+    for name, split in (("val", val), ("test", test)):
+        # test keeps what was chosen on val: the same model, nothing chosen on test
+        report[name] = figures(
+            split, temperature, rule["score"], rule["threshold"], bar, taxonomy, full_taxonomy
+        )
+        report[name]["at_the_default_bar"] = figures(
+            split,
+            temperature,
+            rule["score"],
+            rule["threshold"],
+            SURE_CONFIDENCE,
+            taxonomy,
+            full_taxonomy,
+        )
+    return report
+
+
+def train_left_out(args: argparse.Namespace) -> Outputs:
+    from aircraftml.vision import train as tr
 
     labels = tr.list_labels(args.data)
     leave_out = tuple(args.leave_out or DEFAULT_LEAVE_OUT)
@@ -208,61 +323,32 @@ def run_experiment(args: argparse.Namespace) -> dict[str, Any]:
     best_epoch = tr.fit_back(
         back, train_known, val_known, config, progress=True, checkpoint=args.checkpoint
     )
-    temperature = ev.fit_temperature(
-        tr.predict_logits(back, val_known.features), val_known.label_indices
+    outputs = Outputs(
+        labels,
+        known_labels,
+        config.epochs,
+        best_epoch,
+        {split: tr.predict_logits(back, sets[split].features) for split in ("val", "test")},
+        {split: sets[split].label_indices for split in ("val", "test")},
     )
-    taxonomy = tr.pick_taxonomy(known_labels, args.data) or Taxonomy.flat(known_labels)
-    full_taxonomy = tr.pick_taxonomy(labels, args.data)
-    report: dict[str, Any] = {
-        "leave_out": list(leave_out),
-        "epochs": config.epochs,
-        "best_epoch": best_epoch,
-        "temperature": temperature,
-        "max_loss_points": args.max_loss_points,
-    }
     if args.dump:
-        dump_embeddings(args.dump, back, sets, train_known, remap, held_index, known_labels)
-    for split in ("val", "test"):
-        features = sets[split]
-        held = np.isin(features.label_indices, held_index)
-        truth = np.where(held, -1, remap[features.label_indices])
-        logits = tr.predict_logits(back, features.features)
-        if split == "val":
-            rule = choose_rule(logits, truth, held, temperature, taxonomy, args.max_loss_points)
-            report["rule"] = {k: rule[k] for k in ("score", "refused_share")}
-        # test keeps the threshold chosen on val: the same model, nothing chosen on test
-        indices = features.label_indices
-        held_truths = [labels[i] if h else None for i, h in zip(indices, held, strict=True)]
-        report[split] = figures(
-            logits,
-            truth,
-            held,
-            temperature,
-            rule["score"],
-            rule["threshold"],
-            taxonomy,
-            held_truths,
-            full_taxonomy,
-        )
-    return report
+        dump(args.dump, outputs, back, sets, train_known)
+    return outputs
 
 
-def dump_embeddings(
-    path: Path,
-    back: Any,
-    sets: dict[str, Any],
-    train_known: Any,
-    remap: Any,
-    held_index: Any,
-    known_labels: tuple[str, ...],
-) -> None:
-    """Write the left-out model's logits and pooled features (the last layer's input) for
-    train (its first view of each known image), val and test, to try feature-space scores
-    without training again."""
+def dump(path: Path, outputs: Outputs, back: Any, sets: dict[str, Any], train_known: Any) -> None:
+    """Write the left-out model's logits and pooled features (what the last layer reads) for
+    train (the first view of each known image: labels among the known types), val and test
+    (labels among every type), to choose again or try other scores without training."""
     from aircraftml.vision import train as tr
 
     first_view = np.r_[True, train_known.image_ids[1:] != train_known.image_ids[:-1]]
-    arrays: dict[str, Any] = {"known_labels": np.asarray(known_labels)}
+    arrays: dict[str, Any] = {
+        "labels": np.asarray(outputs.labels),
+        "known_labels": np.asarray(outputs.known_labels),
+        "epochs": outputs.epochs,
+        "best_epoch": outputs.best_epoch,
+    }
     parts = (
         ("train", train_known.features[first_view], train_known.label_indices[first_view]),
         ("val", sets["val"].features, sets["val"].label_indices),
@@ -270,41 +356,63 @@ def dump_embeddings(
     )
     for split, features, labels in parts:
         logits, pooled = tr.predict_logits(back, features, with_features=True)
-        held = np.isin(labels, held_index) if split != "train" else np.zeros(len(labels), bool)
-        truth = labels if split == "train" else np.where(held, -1, remap[labels])
         arrays |= {
             f"{split}_logits": logits,
             f"{split}_features": pooled,
-            f"{split}_truth": truth,
-            f"{split}_held": held,
             f"{split}_full_labels": labels,
         }
     np.savez(path, **arrays)
+
+
+def load_dump(path: Path, data: Path, epochs: int) -> Outputs:
+    from aircraftml.vision import train as tr
+
+    with np.load(path) as saved:
+        known_labels = tuple(str(label) for label in saved["known_labels"])
+        labels = (
+            tuple(str(label) for label in saved["labels"])
+            if "labels" in saved
+            else tr.list_labels(data)
+        )
+        return Outputs(
+            labels,
+            known_labels,
+            int(saved["epochs"]) if "epochs" in saved else epochs,
+            int(saved["best_epoch"]) if "best_epoch" in saved else None,
+            {split: saved[f"{split}_logits"] for split in ("val", "test")},
+            {split: saved[f"{split}_full_labels"] for split in ("val", "test")},
+        )
 
 
 def _threshold_for(logits: Any, temperature: float, rule: dict[str, Any]) -> float:
     from aircraftml.vision.open_set import open_set_scores
 
     share = float(rule["refused_share"])
-    if not share:
-        return -np.inf
-    return float(np.quantile(open_set_scores(logits, temperature, rule["score"]), share))
+    scores = open_set_scores(logits, temperature, rule["score"])
+    if not share:  # a rule that refuses nothing (any probability is at least 0)
+        return 0.0 if rule["score"] == "max_probability" else float(scores.min()) - 1.0
+    return float(np.quantile(scores, share))
 
 
 def apply_rule(args: argparse.Namespace) -> dict[str, Any]:
-    """Set ``model.json``'s open-set threshold so the model refuses the chosen share of its
-    own known val photos."""
+    """Write the claim bar and the rule into ``model.json``, the threshold refusing the
+    chosen share of the model's own known val photos."""
     from aircraftml.vision.classifier import META_FILE, Classifier
     from aircraftml.vision.dataset import list_images
     from aircraftml.vision.evaluate import _logits
+    from aircraftml.vision.naming import SURE_CONFIDENCE
+    from aircraftml.vision.open_set import OpenSetRule
 
     rule = json.loads(args.rule.read_text())["rule"]
     classifier = Classifier.load(args.apply, threads=args.threads)
     logits = _logits(classifier, [path for path, _ in list_images(args.data, "val")])
     threshold = _threshold_for(logits, classifier.temperature, rule)
+    chosen = OpenSetRule(
+        rule["score"], round(threshold, 4), rule.get("sure_confidence", SURE_CONFIDENCE)
+    )
     meta_path = args.apply / META_FILE
     meta = json.loads(meta_path.read_text())
-    meta["open_set"] = {"score": rule["score"], "threshold": round(threshold, 4)}
+    meta["open_set"] = chosen.to_dict()
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return meta["open_set"] | {"refused_share_on_val": rule["refused_share"]}
 
@@ -320,6 +428,7 @@ def main() -> None:
     parser.add_argument("--max-loss-points", type=float, default=2.0)
     parser.add_argument("--checkpoint", type=Path, help="resume the training from here")
     parser.add_argument("--dump", type=Path, help="write logits and features (npz) here")
+    parser.add_argument("--from-dump", type=Path, help="choose from a --dump, no training")
     parser.add_argument("--apply", type=Path, help="a model directory to set the rule in")
     parser.add_argument("--rule", type=Path, help="with --apply: the experiment's JSON")
     args = parser.parse_args()
@@ -327,7 +436,11 @@ def main() -> None:
     if args.apply:
         print(json.dumps(apply_rule(args), indent=2))
         return
-    report = run_experiment(args)
+    if args.from_dump:
+        outputs = load_dump(args.from_dump, args.data, args.epochs)
+    else:
+        outputs = train_left_out(args)
+    report = choose(outputs, args.data, args.max_loss_points)
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

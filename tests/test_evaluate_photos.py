@@ -104,11 +104,6 @@ def test_evaluate_needs_a_split_folder_or_photos_not_both(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not SHARED_PHOTOS.is_dir(), reason="../shared/data/photos is not here")
-@pytest.mark.xfail(
-    reason="measured, not met: the shipped model claims the Vulcan (Mirage 2000, 82%), the "
-    "ERJ-145 (a Boeing, 68%) and the Fokker 100 (an Airbus, 78%); see its MODEL_CARD.md",
-    strict=True,
-)
 def test_the_shared_photos_of_unknown_types_are_not_claimed() -> None:
     # Given the real photos, three of them of types outside the vocabulary (Vulcan,
     # ERJ-145, Fokker 100)

@@ -16,6 +16,7 @@ from aircraftml.reply import PhotoOutcome, compose_reply, describe_aircraft
 from aircraftml.vision.annotate import label_text
 from aircraftml.vision.classifier import SHIPPED_MODEL_DIR, ClassifierMeta, assess, read_meta
 from aircraftml.vision.image import Photo
+from aircraftml.vision.naming import most_specific_sure_level
 from aircraftml.vision.open_set import OpenSetRule, open_set_scores
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 from aircraftml.vision.taxonomy import TAXONOMY_FILE, Taxonomy
@@ -161,3 +162,32 @@ def test_group_probabilities_sum_each_row_per_group() -> None:
     assert groups == ("Airbus A320 family", "Boeing 767", "Boeing 787")
     assert summed[0].tolist() == pytest.approx([0.92, 0.05, 0.03])
     assert TAXONOMY.group_index("family").tolist() == [0, 0, 0, 1, 2]
+
+
+def test_a_model_that_claims_from_a_higher_bar_says_maybe_below_it() -> None:
+    # Given a model whose claims start at 90% (its open-set experiment chose that bar)
+    rule = OpenSetRule("max_probability", 0.0, sure_confidence=0.9)
+    logits = np.log(np.asarray([[0.05, 0.04, 0.03, 0.03, 0.85], [0.31, 0.31, 0.31, 0.05, 0.02]]))
+    below, family = assess(logits, _meta(rule), TAXONOMY, 3)
+    # Then a 787 at 85% is not claimed, though it would be at the default bar (65%)
+    assert below.sure_confidence == 0.9
+    assert below.named.level == "unsure" and not below.named.is_claim
+    assert most_specific_sure_level(below.types, below.family, below.manufacturer, True).is_claim
+    # And the reply gives it as a likely guess, with the runner-up
+    found = FoundAircraft(
+        (0, 0, 10, 10), 0.9, below.types, below.family, below.manufacturer, below.known,
+        sure_confidence=below.sure_confidence,
+    )  # fmt: skip
+    assert describe_aircraft(found) == "maybe a Boeing 787 (85%), or an Airbus A319"
+    # And a family summed over the bar is still claimed
+    assert family.named.level == "family" and family.named.label == "Airbus A320 family"
+
+
+def test_the_bar_is_read_with_the_rule_and_a_rule_without_one_keeps_the_default() -> None:
+    with_bar = OpenSetRule.from_dict({"score": "energy", "threshold": 1.5, "sure_confidence": 0.8})
+    assert with_bar.sure_confidence == 0.8
+    assert OpenSetRule.from_dict(with_bar.to_dict()) == with_bar
+    assert OpenSetRule.from_dict({"score": "energy", "threshold": 1.5}).sure_confidence == 0.65
+    for bad in (0.3, 1.0):
+        with pytest.raises(ValueError, match="sure_confidence"):
+            OpenSetRule("energy", 1.5, sure_confidence=bad)

@@ -23,6 +23,7 @@ from aircraftml.vision.types import TypeGuess
 
 MAX_REPLY_CHARS = 280
 MAX_ALT_TEXT_CHARS = 1000
+MAYBE_CONFIDENCE = 0.4  # "maybe": likely, not claimed
 
 HELP_TEXT = (
     "Hi! Mention me with a photo of an aircraft (or in a reply to a post with one) and I'll "
@@ -67,7 +68,7 @@ def confidence_phrase(confidence: float) -> str:
         return "almost certainly"
     if confidence >= 0.65:
         return "probably"
-    if confidence >= 0.4:
+    if confidence >= MAYBE_CONFIDENCE:
         return "maybe"
     return "not sure"
 
@@ -109,8 +110,11 @@ def describe_type(found: FoundAircraft, *, percent: bool = True) -> str:
         phrase = confidence_phrase(best.confidence)
         return f"{phrase} {with_article(best.label)}{share(best.confidence)}"
     if named.level == "unsure":
+        if best.confidence >= MAYBE_CONFIDENCE:  # likely, but under the model's bar for a claim
+            others = "".join(f", or {with_article(t.label)}" for t in found.types[1:2])
+            return f"maybe {with_article(best.label)}{share(best.confidence)}{others}"
         return f"I'm not sure: {_alternatives(found.types)}?{share(best.confidence)}"
-    hint = "maybe" if best.confidence >= 0.4 else "most like"
+    hint = "maybe" if best.confidence >= MAYBE_CONFIDENCE else "most like"
     return (
         f"{confidence_phrase(named.confidence)} {with_article(named.words)}"
         f"{share(named.confidence)}, {hint} {with_article(best.label)}{share(best.confidence)}"

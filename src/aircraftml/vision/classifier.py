@@ -30,6 +30,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from aircraftml.errors import ModelError
+from aircraftml.vision.naming import SURE_CONFIDENCE, Named, most_specific_sure_level
 from aircraftml.vision.open_set import OpenSetRule
 from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import LevelGuess, TypeGuess
@@ -148,13 +149,24 @@ def top_k_guesses(
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What the classifier makes of one crop: its most likely types, the most likely family
-    and manufacturer (None without a taxonomy), and whether the open-set rule calls it one
-    of the known types at all."""
+    and manufacturer (None without a taxonomy), whether the open-set rule calls it one of
+    the known types at all, and the confidence from which the model's guesses are claims."""
 
     types: tuple[TypeGuess, ...]
     family: LevelGuess
     manufacturer: LevelGuess | None
     known: bool
+    sure_confidence: float = SURE_CONFIDENCE
+
+    @property
+    def named(self) -> Named:
+        return most_specific_sure_level(
+            self.types,
+            self.family,
+            self.manufacturer,
+            self.known,
+            sure_confidence=self.sure_confidence,
+        )
 
 
 def assess(
@@ -163,17 +175,16 @@ def assess(
     """Each row of ``logits`` as an :class:`Assessment` (pure: evaluation uses it too)."""
     probabilities = softmax(logits, meta.temperature)
     ranked = top_k_guesses(probabilities, meta.labels, top_k)
-    known = (
-        meta.open_set.known(logits, meta.temperature)
-        if meta.open_set is not None
-        else np.ones(len(logits), dtype=bool)
-    )
+    rule = meta.open_set
+    known = rule.known(logits, meta.temperature) if rule else np.ones(len(logits), dtype=bool)
+    sure = rule.sure_confidence if rule else SURE_CONFIDENCE
     return [
         Assessment(
             types=tuple(guesses),
             family=taxonomy.best_family(row),
             manufacturer=taxonomy.best_manufacturer(row),
             known=bool(is_known),
+            sure_confidence=sure,
         )
         for row, guesses, is_known in zip(probabilities, ranked, known, strict=True)
     ]

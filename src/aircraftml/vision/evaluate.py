@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from aircraftml.errors import AircraftMLError
 from aircraftml.vision.classifier import Classifier, assess, softmax
 from aircraftml.vision.dataset import list_images, read_roles
-from aircraftml.vision.naming import OUTCOMES, Named, most_specific_sure_level, outcome_of
+from aircraftml.vision.naming import OUTCOMES, Named, outcome_of
 from aircraftml.vision.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
@@ -400,10 +400,7 @@ def evaluate_model(
         uncalibrated=softmax(logits),
         roles=read_roles(data_dir),
         taxonomy=classifier.taxonomy,
-        named=[
-            most_specific_sure_level(a.types, a.family, a.manufacturer, a.known)
-            for a in assess(logits, classifier.meta, classifier.taxonomy, top_k=3)
-        ],
+        named=[a.named for a in assess(logits, classifier.meta, classifier.taxonomy, top_k=3)],
     )
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import LevelGuess, TypeGuess
 
-SURE_CONFIDENCE = 0.65  # "probably" and stronger: what counts as a claim
+# "probably" and stronger: what counts as a claim, unless the model sets its own bar
+# (``open_set.OpenSetRule.sure_confidence``)
+SURE_CONFIDENCE = 0.65
 LEVELS = ("type", "family", "manufacturer", "unsure", "unknown")
 # What came of one labelled aircraft, for evaluation.
 OUTCOMES = ("type right", "family right", "maker right", "not claimed", "claimed wrong", "missed")
@@ -42,19 +44,21 @@ def most_specific_sure_level(
     family: LevelGuess | None,
     manufacturer: LevelGuess | None,
     known: bool,
+    *,
+    sure_confidence: float = SURE_CONFIDENCE,
 ) -> Named:
-    """The type when it is at least "probably"; else its family, else its manufacturer,
-    when they are (and hold more than one type); else "unsure". "unknown" when the
-    open-set rule says it is none of the known types."""
+    """The type when it is at least "probably" (``sure_confidence``); else its family, else
+    its manufacturer, when they are (and hold more than one type); else "unsure". "unknown"
+    when the open-set rule says it is none of the known types."""
     if not types:
         return Named("unsure", "aircraft", 0.0, "aircraft")
     best = types[0]
     if not known:
         return Named("unknown", best.label, best.confidence, best.label)
-    if best.confidence >= SURE_CONFIDENCE:
+    if best.confidence >= sure_confidence:
         return Named("type", best.label, best.confidence, best.label)
     for level, group in (("family", family), ("manufacturer", manufacturer)):
-        if group is not None and group.n_types > 1 and group.confidence >= SURE_CONFIDENCE:
+        if group is not None and group.n_types > 1 and group.confidence >= sure_confidence:
             return Named(level, group.name, group.confidence, group.words)
     return Named("unsure", best.label, best.confidence, best.label)
 

@@ -6,10 +6,13 @@ it was trained on gets a larger top logit (and softmax peak) than a type it neve
 rule compares one such score with a threshold chosen on val, with classes left out of
 training (``scripts/open_set_experiment.py``), and is stored in ``model.json``::
 
-    "open_set": {"score": "max_logit", "threshold": 6.2}
+    "open_set": {"score": "max_logit", "threshold": 6.2, "sure_confidence": 0.85}
 
-A model without it (an older one, or one trained by a user on a closed set) calls every
-crop known.
+with the confidence from which the bot claims a type, family or maker ("probably"), chosen
+in the same experiment: a type the model never saw gets a confidence calibrated on the ones
+it knows, too high, and the bar keeps "probably" right 19 times in 20 over both. A model
+without it (an older one, or one trained by a user on a closed set) calls every crop known,
+and claims from ``naming.SURE_CONFIDENCE``.
 """
 
 from __future__ import annotations
@@ -20,28 +23,41 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from aircraftml.vision.naming import SURE_CONFIDENCE
+
 SCORES = ("max_probability", "max_logit", "energy")
 
 
 @dataclass(frozen=True, slots=True)
 class OpenSetRule:
-    """A crop is known when its ``score`` is at least ``threshold``."""
+    """A crop is known when its ``score`` is at least ``threshold``; what is named is
+    claimed from ``sure_confidence``."""
 
     score: str
     threshold: float
+    sure_confidence: float = SURE_CONFIDENCE
 
     def __post_init__(self) -> None:
         if self.score not in SCORES:
             raise ValueError(f"open-set score must be one of {', '.join(SCORES)}: {self.score!r}")
         if not np.isfinite(self.threshold):
             raise ValueError(f"open-set threshold must be a finite number: {self.threshold!r}")
+        if not 0.5 <= self.sure_confidence < 1:
+            raise ValueError(
+                f"sure_confidence must be at least 0.5 and below 1: {self.sure_confidence!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OpenSetRule:
-        return cls(str(data["score"]), float(data["threshold"]))
+        sure = float(data.get("sure_confidence", SURE_CONFIDENCE))
+        return cls(str(data["score"]), float(data["threshold"]), sure)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "threshold": self.threshold}
+        return {
+            "score": self.score,
+            "threshold": self.threshold,
+            "sure_confidence": self.sure_confidence,
+        }
 
     def scores(
         self, logits: npt.NDArray[np.floating[Any]], temperature: float

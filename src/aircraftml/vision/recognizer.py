@@ -20,7 +20,7 @@ from aircraftml.vision.classifier import Classifier
 from aircraftml.vision.crop import crop_for_classifier
 from aircraftml.vision.detector import Detector, load_detector
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, Photo, decode_photo
-from aircraftml.vision.naming import Named, most_specific_sure_level
+from aircraftml.vision.naming import SURE_CONFIDENCE, Named, most_specific_sure_level
 from aircraftml.vision.ocr import OcrUnavailable
 from aircraftml.vision.registration import PhotoSource, Registration, RegistrationReader
 from aircraftml.vision.registry import Registry, load_registry
@@ -46,10 +46,17 @@ class FoundAircraft:
     known: bool = True
     registration: Registration | None = None
     registered_type: str | None = None  # the registry's exact type for the registration
+    sure_confidence: float = SURE_CONFIDENCE  # the model's bar for a claim ("probably")
 
     @property
     def named(self) -> Named:
-        return most_specific_sure_level(self.types, self.family, self.manufacturer, self.known)
+        return most_specific_sure_level(
+            self.types,
+            self.family,
+            self.manufacturer,
+            self.known,
+            sure_confidence=self.sure_confidence,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         named = self.named
@@ -173,6 +180,7 @@ class Recognizer:
                 family=assessment.family,
                 manufacturer=assessment.manufacturer,
                 known=assessment.known,
+                sure_confidence=assessment.sure_confidence,
                 registration=registration,
                 registered_type=self._registered_type(registration),
             )
