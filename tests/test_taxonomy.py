@@ -179,6 +179,7 @@ def test_a_model_that_claims_from_a_higher_bar_says_maybe_below_it() -> None:
         sure_confidence=below.sure_confidence,
     )  # fmt: skip
     assert describe_aircraft(found) == "maybe a Boeing 787 (85%), or an Airbus A319"
+    assert label_text(1, found) == "1 Boeing 787? 85%"  # the picture marks it a guess
     # And a family summed over the bar is still claimed
     assert family.named.level == "family" and family.named.label == "Airbus A320 family"
 

@@ -7,7 +7,6 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
-from aircraftml.reply import confidence_phrase
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 
 # Colours that stay visible against sky, tarmac and grass; aircraft n gets colour n.
@@ -59,9 +58,7 @@ def _type_label(number: int, found: FoundAircraft) -> str:
     named = found.named
     if named.level == "unknown":
         return f"{number} unknown type"
-    doubt = (
-        "?" if named.level == "unsure" and confidence_phrase(named.confidence) == "not sure" else ""
-    )
+    doubt = "?" if named.level == "unsure" else ""  # a guess, not a claim
     return f"{number} {named.label}{doubt} {named.confidence:.0%}"
 
 
