@@ -18,6 +18,7 @@ from aircraftml.errors import (
     PhotoTooLarge,
     PhotoUnavailable,
 )
+from aircraftml.vision.naming import SURE_CONFIDENCE
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 from aircraftml.vision.types import TypeGuess
 
@@ -66,7 +67,7 @@ def confidence_phrase(confidence: float) -> str:
     """The honest word for a calibrated confidence."""
     if confidence >= 0.9:
         return "almost certainly"
-    if confidence >= 0.65:
+    if confidence >= SURE_CONFIDENCE:
         return "probably"
     if confidence >= MAYBE_CONFIDENCE:
         return "maybe"

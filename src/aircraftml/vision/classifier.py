@@ -30,7 +30,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from aircraftml.errors import ModelError
-from aircraftml.vision.naming import SURE_CONFIDENCE, Named, most_specific_sure_level
+from aircraftml.vision.naming import SURE_CONFIDENCE, Named, name_of
 from aircraftml.vision.open_set import OpenSetRule
 from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import LevelGuess, TypeGuess
@@ -160,13 +160,7 @@ class Assessment:
 
     @property
     def named(self) -> Named:
-        return most_specific_sure_level(
-            self.types,
-            self.family,
-            self.manufacturer,
-            self.known,
-            sure_confidence=self.sure_confidence,
-        )
+        return name_of(self)
 
 
 def assess(

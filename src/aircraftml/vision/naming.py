@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aircraftml.vision.taxonomy import Taxonomy
 from aircraftml.vision.types import LevelGuess, TypeGuess
@@ -61,6 +62,32 @@ def most_specific_sure_level(
         if group is not None and group.n_types > 1 and group.confidence >= sure_confidence:
             return Named(level, group.name, group.confidence, group.words)
     return Named("unsure", best.label, best.confidence, best.label)
+
+
+class Guesses(Protocol):
+    """What the classifier made of one aircraft (``Assessment``, ``FoundAircraft``)."""
+
+    @property
+    def types(self) -> tuple[TypeGuess, ...]: ...
+    @property
+    def family(self) -> LevelGuess | None: ...
+    @property
+    def manufacturer(self) -> LevelGuess | None: ...
+    @property
+    def known(self) -> bool: ...
+    @property
+    def sure_confidence(self) -> float: ...
+
+
+def name_of(guesses: Guesses) -> Named:
+    """:func:`most_specific_sure_level` of one aircraft, at its model's bar."""
+    return most_specific_sure_level(
+        guesses.types,
+        guesses.family,
+        guesses.manufacturer,
+        guesses.known,
+        sure_confidence=guesses.sure_confidence,
+    )
 
 
 def outcome_of(named: Named | None, label: str, taxonomy: Taxonomy) -> str:

@@ -20,7 +20,7 @@ from aircraftml.vision.classifier import Classifier
 from aircraftml.vision.crop import crop_for_classifier
 from aircraftml.vision.detector import Detector, load_detector
 from aircraftml.vision.image import DEFAULT_MAX_SIDE_PX, Photo, decode_photo
-from aircraftml.vision.naming import SURE_CONFIDENCE, Named, most_specific_sure_level
+from aircraftml.vision.naming import SURE_CONFIDENCE, Named, name_of
 from aircraftml.vision.ocr import OcrUnavailable
 from aircraftml.vision.registration import PhotoSource, Registration, RegistrationReader
 from aircraftml.vision.registry import Registry, load_registry
@@ -50,13 +50,7 @@ class FoundAircraft:
 
     @property
     def named(self) -> Named:
-        return most_specific_sure_level(
-            self.types,
-            self.family,
-            self.manufacturer,
-            self.known,
-            sure_confidence=self.sure_confidence,
-        )
+        return name_of(self)
 
     def to_dict(self) -> dict[str, Any]:
         named = self.named
