@@ -103,7 +103,8 @@ def measured_sections(report: Any, photos: Any | None, open_set: dict[str, Any])
             f"{open_set['epochs']}-epoch model trained without them. Chosen on val: claims "
             f'("probably" or stronger, at any level) from {rule.get("sure_confidence", 0.65):.0%}, '
             "the lowest bar at which they are right 19 times in 20 with the left-out photos "
-            f"among them; then the rule {rule['score']}, refusing the lowest "
+            "among them and at most 5% of the left-out photos are claimed; then the rule "
+            f"{rule['score']}, refusing the lowest "
             f"{rule['refused_share']:.0%} of known val photos. On test "
             f"({test['held_out_photos']} left-out photos, {test['known_photos']} known; one "
             f"known photo = {test['points_per_known_photo']:.2f} points): "

@@ -1,5 +1,6 @@
 """The claim bar of ``scripts/open_set_experiment.py``: the lowest confidence from which the
-bot's claims are right 19 times in 20, photos of types it never saw counted."""
+bot's claims are right 19 times in 20, photos of types it never saw counted, and at most 5%
+of those photos are claimed."""
 
 from __future__ import annotations
 
@@ -54,3 +55,22 @@ def test_the_bar_rises_until_the_left_out_types_claims_are_gone(experiment) -> N
     assert chosen["known_claimed"] == pytest.approx(18 / 20)
     # And no top-1 answer is lost: the bar changes the words, not the guess
     assert chosen["points_lost"] == 0.0
+
+
+def test_claims_right_19_in_20_are_not_enough_while_the_unseen_types_are_claimed(
+    experiment,
+) -> None:  # type: ignore[no-untyped-def]
+    # Given 100 photos of A named at 95%, and 4 of a type the model never saw taken for A at 80%
+    rows = [_row(0, 0.95)] * 100 + [_row(0, 0.80)] * 4
+    split = experiment.Split(
+        logits=np.log(np.asarray(rows, dtype=np.float32)),
+        truth=np.asarray([0] * 100 + [-1] * 4),
+        held=np.asarray([False] * 100 + [True] * 4),
+        held_truths=[None] * 100 + ["D"] * 4,
+    )
+    tree, full = Taxonomy.flat(("A", "B", "C")), Taxonomy.flat(("A", "B", "C", "D"))
+    # Then from 65% claims are right 96% of the time, but every photo of D is claimed
+    at_default = experiment.figures(split, 1.0, "max_probability", 0.0, 0.65, tree, full)
+    assert at_default["claims_right"] > 0.95 and at_default["held_out_claimed"] == 1.0
+    # And the bar rises to 85%, the lowest that claims none of them
+    assert experiment.choose_bar(split, 1.0, tree, full) == 0.85

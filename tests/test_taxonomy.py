@@ -4,6 +4,7 @@ bot is sure of, the open-set rule, and the words for each."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from aircraftml.vision.naming import most_specific_sure_level
 from aircraftml.vision.open_set import OpenSetRule, open_set_scores
 from aircraftml.vision.recognizer import FoundAircraft, Recognition
 from aircraftml.vision.taxonomy import TAXONOMY_FILE, Taxonomy
+from aircraftml.vision.types import TypeGuess
 
 LABELS = ("Airbus A319", "Airbus A320", "Airbus A321", "Boeing 767", "Boeing 787")
 TYPES = {
@@ -173,13 +175,17 @@ def test_a_model_that_claims_from_a_higher_bar_says_maybe_below_it() -> None:
     assert below.sure_confidence == 0.9
     assert below.named.level == "unsure" and not below.named.is_claim
     assert most_specific_sure_level(below.types, below.family, below.manufacturer, True).is_claim
-    # And the reply gives it as a likely guess, with the runner-up
+    # And the reply gives it as a likely guess, if it is a type the model knows (photos of
+    # types it never saw are what get such confidences under the bar)
     found = FoundAircraft(
         (0, 0, 10, 10), 0.9, below.types, below.family, below.manufacturer, below.known,
         sure_confidence=below.sure_confidence,
     )  # fmt: skip
-    assert describe_aircraft(found) == "maybe a Boeing 787 (85%), or an Airbus A319"
+    assert describe_aircraft(found) == "looks like a Boeing 787 (85%), if it is a type I know"
     assert label_text(1, found) == "1 Boeing 787? 85%"  # the picture marks it a guess
+    # And a guess under the default bar is a "maybe", with the runner-up
+    lower = replace(found, types=(TypeGuess("Boeing 787", 0.55), TypeGuess("Airbus A319", 0.2)))
+    assert describe_aircraft(lower) == "maybe a Boeing 787 (55%), or an Airbus A319"
     # And a family summed over the bar is still claimed
     assert family.named.level == "family" and family.named.label == "Airbus A320 family"
 

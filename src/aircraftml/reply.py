@@ -111,7 +111,14 @@ def describe_type(found: FoundAircraft, *, percent: bool = True) -> str:
         phrase = confidence_phrase(best.confidence)
         return f"{phrase} {with_article(best.label)}{share(best.confidence)}"
     if named.level == "unsure":
-        if best.confidence >= MAYBE_CONFIDENCE:  # likely, but under the model's bar for a claim
+        if best.confidence >= SURE_CONFIDENCE:
+            # Likely among the types it knows, but under the model's bar: photos of types it
+            # never saw get confidences this high too, so the guess is said as conditional.
+            return (
+                f"looks like {with_article(best.label)}{share(best.confidence)}, "
+                "if it is a type I know"
+            )
+        if best.confidence >= MAYBE_CONFIDENCE:
             others = "".join(f", or {with_article(t.label)}" for t in found.types[1:2])
             return f"maybe {with_article(best.label)}{share(best.confidence)}{others}"
         return f"I'm not sure: {_alternatives(found.types)}?{share(best.confidence)}"
