@@ -20,14 +20,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aircraftml.fakes.faults import FaultKind, FaultMiddleware, Faults
+from aircraftml.fakes.faults import FaultMiddleware
+from aircraftml.fakes.network import FakeNetwork
 from aircraftml.platforms.bluesky.text import new_tid
 from aircraftml.platforms.fake_x_model import sniff_image_mime
 
@@ -93,14 +93,6 @@ class FakeBlueskyConfig:
 
 
 @dataclass
-class _Window:
-    limit: int
-    window_s: float
-    started: float = 0.0
-    used: int = 0
-
-
-@dataclass
 class _State:
     accounts: dict[str, FakeBskyAccount] = field(default_factory=dict)  # by did
     records: dict[str, FakeRecord] = field(default_factory=dict)  # by uri
@@ -108,30 +100,22 @@ class _State:
     tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # kind, did, exp
     notifications: list[tuple[str, str, str]] = field(default_factory=list)  # uri, reason, did
     replies: list[FakeBlueskyReply] = field(default_factory=list)
-    windows: dict[tuple[str, str], _Window] = field(default_factory=dict)
 
 
-class FakeBluesky:
+class FakeBluesky(FakeNetwork):
     def __init__(
         self, config: FakeBlueskyConfig | None = None, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__(clock, DEFAULT_RATE_LIMITS)
         self.config = config or FakeBlueskyConfig()
-        self._clock = clock
-        self._lock = threading.RLock()
         self._clock_ids = itertools.count()
         self._state = _State()
-        self._limits = dict(DEFAULT_RATE_LIMITS)
-        self.faults = Faults()
-        self.base_url = "http://127.0.0.1"
         self.bot = self.account(self.config.bot_handle, password=self.config.bot_password)
         from aircraftml.fakes import bluesky_routes
 
         self.app = FaultMiddleware(bluesky_routes.app(self), self.faults, _error_body, clock)
 
     # --- the Python API for tests and demos ----------------------------------------------
-
-    def set_public_base_url(self, url: str) -> None:
-        self.base_url = url.rstrip("/")
 
     def bot_environ(self, base_url: str) -> dict[str, str]:
         return {
@@ -199,30 +183,6 @@ class FakeBluesky:
         with self._lock:
             del self._state.records[uri]
 
-    def inject_fault(
-        self,
-        pattern: str,
-        kind: FaultKind,
-        *,
-        count: int = 1,
-        delay_s: float = 0.0,
-        reset_after_s: float = 1.0,
-        method: str | None = None,
-    ) -> None:
-        self.faults.inject(
-            pattern,
-            kind,
-            count=count,
-            delay_s=delay_s,
-            reset_after_s=reset_after_s,
-            method=method,
-        )
-
-    def set_rate_limit(self, group: str, limit: int, window_s: float) -> None:
-        with self._lock:
-            self._limits[group] = (limit, window_s)
-            self._state.windows = {k: w for k, w in self._state.windows.items() if k[1] != group}
-
     @property
     def replies(self) -> list[FakeBlueskyReply]:
         with self._lock:
@@ -232,9 +192,6 @@ class FakeBluesky:
         return [r for r in self.replies if r.parent_uri == uri]
 
     # --- model (the routes use these) ----------------------------------------------------
-
-    def now(self) -> float:
-        return self._clock()
 
     def now_iso(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="microseconds")
@@ -300,27 +257,17 @@ class FakeBluesky:
         return {"accessJwt": access, "refreshJwt": refresh, "did": did, "handle": handle}
 
     def take_rate_limit(self, did: str, group: str) -> dict[str, str]:
-        limit, window_s = self._limits[group]
-        now = self._clock()
-        with self._lock:
-            window = self._state.windows.setdefault((did, group), _Window(limit, window_s))
-            if now >= window.started + window.window_s:
-                window.started, window.used = now, 0
-            headers = {
-                "ratelimit-limit": str(limit),
-                "ratelimit-reset": str(int(window.started + window.window_s)),
-                "ratelimit-policy": f"{limit};w={int(window_s)}",
-            }
-            if window.used >= limit:
-                headers["ratelimit-remaining"] = "0"
-                raise XrpcProblem(429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
-            window.used += 1
-            headers["ratelimit-remaining"] = str(limit - window.used)
-            return headers
-
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+        """Count one call against ``group``; the ratelimit-* headers, or a 429."""
+        window, allowed = self.count_call(did, group)
+        headers = {
+            "ratelimit-limit": str(window.limit),
+            "ratelimit-remaining": str(window.remaining),
+            "ratelimit-reset": str(int(window.resets_at)),
+            "ratelimit-policy": f"{window.limit};w={int(window.window_s)}",
+        }
+        if not allowed:
+            raise XrpcProblem(429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
+        return headers
 
     @property
     def state(self) -> _State:

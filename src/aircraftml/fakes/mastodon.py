@@ -27,7 +27,6 @@ import base64
 import itertools
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from aircraftml.fakes.faults import FaultKind, FaultMiddleware, Faults
+from aircraftml.fakes.faults import FaultMiddleware
+from aircraftml.fakes.network import FakeNetwork
 from aircraftml.platforms.fake_x_model import sniff_image_mime
 
 MAX_CHARACTERS = 500
@@ -111,14 +111,6 @@ class FakeMastodonReply:
     idempotency_key: str | None
 
 
-@dataclass(slots=True)
-class _Window:
-    limit: int
-    window_s: float
-    started: float = 0.0
-    used: int = 0
-
-
 @dataclass
 class FakeMastodonConfig:
     bot_username: str = "aircraftml"
@@ -138,29 +130,21 @@ class _State:
     notifications: list[tuple[str, str, str]] = field(default_factory=list)  # id, acct, status
     idempotency: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
     replies: list[FakeMastodonReply] = field(default_factory=list)
-    windows: dict[tuple[str, str], _Window] = field(default_factory=dict)
 
 
-class FakeMastodon:
+class FakeMastodon(FakeNetwork):
     def __init__(
         self, config: FakeMastodonConfig | None = None, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__(clock, DEFAULT_RATE_LIMITS)
         self.config = config or FakeMastodonConfig()
-        self._clock = clock
-        self._lock = threading.RLock()
         self._ids = itertools.count(int(clock() * 1000) << 16)
         self._state = _State()
-        self._limits = dict(DEFAULT_RATE_LIMITS)
-        self.faults = Faults()
-        self.base_url = "http://127.0.0.1"
         self.bot = self._new_account(self.config.bot_username, self.config.bot_token)
         self.bot.bot = self.config.bot_flag
         self.app = FaultMiddleware(self._build_app(), self.faults, _error_body, clock)
 
     # --- the Python API for tests and demos ----------------------------------------------
-
-    def set_public_base_url(self, url: str) -> None:
-        self.base_url = url.rstrip("/")
 
     def bot_environ(self, base_url: str) -> dict[str, str]:
         """The settings that point a bot at this fake."""
@@ -204,31 +188,6 @@ class FakeMastodon:
             return self._new_status(author, text, visibility, in_reply_to_id, media_ids).id
 
     mention = create_status
-
-    def inject_fault(
-        self,
-        pattern: str,
-        kind: FaultKind,
-        *,
-        count: int = 1,
-        delay_s: float = 0.0,
-        reset_after_s: float = 1.0,
-        method: str | None = None,
-    ) -> None:
-        self.faults.inject(
-            pattern,
-            kind,
-            count=count,
-            delay_s=delay_s,
-            reset_after_s=reset_after_s,
-            method=method,
-        )
-
-    def set_rate_limit(self, group: str, limit: int, window_s: float) -> None:
-        """``api`` (every authenticated call) or ``media`` (uploads), per account."""
-        with self._lock:
-            self._limits[group] = (limit, window_s)
-            self._state.windows = {k: w for k, w in self._state.windows.items() if k[1] != group}
 
     @property
     def replies(self) -> list[FakeMastodonReply]:
@@ -346,34 +305,21 @@ class FakeMastodon:
         raise MastodonProblem(401, "The access token is invalid")
 
     def take_rate_limit(self, account: FakeAccount, group: str) -> dict[str, str]:
-        """Count one request against ``group``; the X-RateLimit-* headers, or a 429."""
-        limit, window_s = self._limits[group]
-        now = self._clock()
-        with self._lock:
-            window = self._state.windows.setdefault((account.id, group), _Window(limit, window_s))
-            if now >= window.started + window.window_s:
-                window.started, window.used = now, 0
-            headers = {
-                "X-RateLimit-Limit": str(limit),
-                "X-RateLimit-Reset": iso_time(window.started + window.window_s),
-            }
-            if window.used >= limit:
-                headers["X-RateLimit-Remaining"] = "0"
-                raise MastodonProblem(429, "Too many requests", headers)
-            window.used += 1
-            headers["X-RateLimit-Remaining"] = str(limit - window.used)
-            return headers
-
-    @property
-    def lock(self) -> threading.RLock:
-        return self._lock
+        """Count one request against ``group`` (``api``: every authenticated call, ``media``:
+        uploads); the X-RateLimit-* headers, or a 429."""
+        window, allowed = self.count_call(account.id, group)
+        headers = {
+            "X-RateLimit-Limit": str(window.limit),
+            "X-RateLimit-Remaining": str(window.remaining),
+            "X-RateLimit-Reset": iso_time(window.resets_at),
+        }
+        if not allowed:
+            raise MastodonProblem(429, "Too many requests", headers)
+        return headers
 
     @property
     def state(self) -> _State:
         return self._state
-
-    def now(self) -> float:
-        return self._clock()
 
 
 def reply_json(reply: FakeMastodonReply) -> dict[str, Any]:
