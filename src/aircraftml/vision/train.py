@@ -476,13 +476,13 @@ class FreshViews:
     ) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        from tqdm import tqdm
+
         def shrunk(item: LabelledImage) -> Image.Image | None:
             image = load_rgb(item.path)
             if image is not None:
                 image.thumbnail((FRESH_VIEW_SOURCE_PX, FRESH_VIEW_SOURCE_PX))
             return image
-
-        from tqdm import tqdm
 
         with ThreadPoolExecutor(config.threads) as pool:  # Pillow decodes without the GIL
             decoded = list(
