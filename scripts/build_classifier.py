@@ -99,13 +99,18 @@ def measured_sections(report: Any, photos: Any | None, open_set: dict[str, Any])
         default = test.get("at_the_default_bar", {})
         sections += [
             "## Not one I know (types left out of training, `scripts/open_set_experiment.py`)",
-            f"Left out: {', '.join(open_set['leave_out'])}, measured on a "
-            f"{open_set['epochs']}-epoch model trained without them. Chosen on val: claims "
+            f"Left out: {', '.join(open_set['leave_out'])}, measured on a model trained "
+            f"{open_set['epochs']} epochs without them. Chosen on val: claims "
             f'("probably" or stronger, at any level) from {rule.get("sure_confidence", 0.65):.0%}, '
             "the lowest bar at which they are right 19 times in 20 with the left-out photos "
-            "among them and at most 5% of the left-out photos are claimed; then the rule "
-            f"{rule['score']}, refusing the lowest "
-            f"{rule['refused_share']:.0%} of known val photos. On test "
+            "among them and at most 5% of the left-out photos are claimed; "
+            + (
+                f"then the rule {rule['score']}, refusing the lowest "
+                f"{rule['refused_share']:.0%} of known val photos"
+                if rule["refused_share"] > 0
+                else "no score threshold claims fewer of them at that bar, so none refuses"
+            )
+            + ". On test "
             f"({test['held_out_photos']} left-out photos, {test['known_photos']} known; one "
             f"known photo = {test['points_per_known_photo']:.2f} points): "
             f"{test['held_out_claimed']:.1%} of the left-out photos claimed, "
@@ -120,9 +125,14 @@ def measured_sections(report: Any, photos: Any | None, open_set: dict[str, Any])
                 if default
                 else ""
             )
-            + ". The shipped model keeps the bar, and refuses below the threshold that "
-            "refused that share of the train-only model's val photos. Targets: <= 5% "
-            "claimed, <= 2 points lost.",
+            + ". The shipped model keeps the bar"
+            + (
+                ", and refuses below the threshold that refused that share of the train-only "
+                "model's val photos"
+                if rule["refused_share"] > 0
+                else ""
+            )
+            + ". Targets: <= 5% claimed, <= 2 points lost.",
             "",
         ]
     if photos is not None:
