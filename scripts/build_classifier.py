@@ -167,7 +167,7 @@ def main() -> int:
     parser.add_argument("--crops", type=Path, default=Path("/tmp/aircraftml-crops-v2"))
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "src/aircraftml/models/classifier")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/aircraftml-classifier-cache"))
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=20)  # as shipped
     parser.add_argument("--open-set-epochs", type=int, default=8)  # as shipped
     parser.add_argument("--skip-train", action="store_true", help="Only measure --out.")
     parser.add_argument(
