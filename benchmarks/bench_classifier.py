@@ -2,7 +2,7 @@
 
     python benchmarks/bench_classifier.py [--model MODEL_DIR] [--threads 1] [--runs 30]
 
-Crops are taken from the aircraft-types validation images when ../shared/data is there
+Crops are taken from the aircraft-types-v2 validation images when ../shared/data is there
 (otherwise synthetic gradients), at odd sizes so the resize is timed too. Accuracy figures
 come from ``aircraftml evaluate DATA_DIR --model MODEL_DIR``.
 """
@@ -20,11 +20,11 @@ from PIL import Image
 
 from aircraftml.vision.classifier import Classifier
 
-SHARED_VAL = Path(__file__).resolve().parent.parent.parent / "shared/data/aircraft-types/val"
+SHARED_VAL = Path(__file__).resolve().parent.parent.parent / "shared/data/aircraft-types-v2/val"
 
 
 def sample_crops(count: int) -> list[Image.Image]:
-    paths = sorted(SHARED_VAL.glob("*/*.jpg"))[:: max(1, 1 + 1248 // count)][:count]
+    paths = sorted(SHARED_VAL.glob("*/*.jpg"))[:: max(1, 1 + 1395 // count)][:count]
     if len(paths) == count:
         return [Image.open(p).convert("RGB").resize((300, 180)) for p in paths]
     rng = np.random.default_rng(0)

@@ -3,7 +3,7 @@
 ``DATA_DIR/<split>/<label>/<image>``: one folder per split (``train``, ``val``, ``test``) and,
 in it, one folder per label holding any image format Pillow opens. An optional
 ``DATA_DIR/index.csv`` with ``label`` and ``role`` columns groups the labels (civil,
-military...), as in ``../shared/data/aircraft-types``.
+military...), as in ``../shared/data/aircraft-types-v2``.
 """
 
 from __future__ import annotations
