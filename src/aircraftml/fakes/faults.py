@@ -71,6 +71,12 @@ class Faults:
         with self._lock:
             self.log.append((method, path, status))
 
+    def clear(self) -> None:
+        """Forget the faults waiting and the log."""
+        with self._lock:
+            self._faults.clear()
+            self.log.clear()
+
 
 class FaultMiddleware:
     def __init__(
@@ -92,11 +98,13 @@ class FaultMiddleware:
             return
         method, path = scope["method"], scope["path"]
         fault = self._faults.take(method, path)
-        status_seen = [0]
+        logged = [False]
 
         async def logging_send(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status_seen[0] = message["status"]
+            # Logged before the answer leaves, so a client that has it finds it in the log.
+            if message["type"] == "http.response.start" and not logged[0]:
+                logged[0] = True
+                self._faults.record(method, path, message["status"])
             await send(message)
 
         try:
@@ -115,7 +123,8 @@ class FaultMiddleware:
                 response = JSONResponse(body, status, headers=headers)
                 await response({"type": "http"}, _no_receive, logging_send)
         finally:
-            self._faults.record(method, path, status_seen[0])
+            if not logged[0]:  # no answer at all
+                self._faults.record(method, path, 0)
 
 
 async def _no_receive() -> Any:

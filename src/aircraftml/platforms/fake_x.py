@@ -21,8 +21,6 @@ Python API (tests and demo)::
 
 from __future__ import annotations
 
-import asyncio
-import fnmatch
 import hmac
 import itertools
 import json
@@ -30,7 +28,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -38,8 +36,8 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
+from aircraftml.fakes.faults import ASGIApp, FaultKind, FaultMiddleware, Faults
 from aircraftml.platforms.fake_x_model import (
     MENTION_PATTERN,
     FakeActivitySubscription,
@@ -68,12 +66,7 @@ NOT_SUMMONED_DETAIL = (
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_ALT_TEXT_CHARS = 1000
 MEDIA_EXPIRES_AFTER_S = 86400
-FaultKind = Literal["429", "500", "503", "slow", "drop"]
 Envelope = Literal["account_activity", "x_activity"]
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
 
 # Rate-limit windows per route: (header prefix, requests, window in seconds).
 DEFAULT_RATE_LIMITS: dict[str, tuple[tuple[str, int, float], ...]] = {
@@ -155,16 +148,6 @@ class DeliveryResult:
 
 
 @dataclass(slots=True)
-class _Fault:
-    pattern: str
-    kind: FaultKind
-    remaining: int
-    delay_s: float
-    reset_after_s: float
-    method: str | None
-
-
-@dataclass(slots=True)
 class _Window:
     limit: int
     window_s: float
@@ -179,8 +162,6 @@ class _State:
     media: dict[str, FakeMedia] = field(default_factory=dict)
     replies: list[FakeReply] = field(default_factory=list)
     deliveries: list[DeliveryResult] = field(default_factory=list)
-    request_log: list[tuple[str, str, int]] = field(default_factory=list)
-    faults: list[_Fault] = field(default_factory=list)
     windows: dict[tuple[str, str, str], _Window] = field(default_factory=dict)
     nonces: set[tuple[str, str]] = field(default_factory=set)
     webhooks: dict[str, FakeWebhook] = field(default_factory=dict)
@@ -252,10 +233,11 @@ class FakeX:
         self._ids = itertools.count(1_900_000_000_000_000_001)
         self._user_ids = itertools.count(2001)
         self._rate_limits = dict(DEFAULT_RATE_LIMITS)
+        self._faults = Faults()
         bot = FakeUser(self.config.bot_user_id, self.config.bot_handle)
         self._state.users[bot.handle.lower()] = bot
         self._seed_tokens()
-        self.app = _FaultMiddleware(self, self._build_app())
+        self.app = FaultMiddleware(self._build_app(), self._faults, _error_body, clock)
 
     # --- Python API -------------------------------------------------------------------
 
@@ -265,6 +247,7 @@ class FakeX:
             bot = self._state.users[self.config.bot_handle.lower()]
             self._state = _State(users={bot.handle.lower(): bot})
             self._rate_limits = dict(DEFAULT_RATE_LIMITS)
+            self._faults.clear()
             self._seed_tokens()
 
     def _seed_tokens(self) -> None:
@@ -484,9 +467,9 @@ class FakeX:
         ``"503"``, ``"slow"`` (answer normally after ``delay_s``), ``"drop"`` (close the
         connection in the middle of the answer).
         """
-        fault = _Fault(path, kind, count, delay_s, reset_after_s, method)
-        with self._lock:
-            self._state.faults.append(fault)
+        self._faults.inject(
+            path, kind, count=count, delay_s=delay_s, reset_after_s=reset_after_s, method=method
+        )
 
     def set_rate_limit(self, route: str, limit: int, window_s: float = 900.0) -> None:
         """Change a route's 15-minute window, e.g. ``set_rate_limit("POST /2/tweets", 2)``."""
@@ -509,8 +492,7 @@ class FakeX:
     @property
     def request_log(self) -> list[tuple[str, str, int]]:
         """``(method, path, status)`` of every request the fake answered."""
-        with self._lock:
-            return list(self._state.request_log)
+        return list(self._faults.log)
 
     def post(self, post_id: str) -> FakePost:
         with self._lock:
@@ -645,21 +627,6 @@ class FakeX:
             raise _rate_limited(headers)
         return headers
 
-    def _next_fault(self, method: str, path: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._state.faults:
-                if fault.remaining <= 0 or not fnmatch.fnmatchcase(path, fault.pattern):
-                    continue
-                if fault.method is not None and fault.method.upper() != method:
-                    continue
-                fault.remaining -= 1
-                return fault
-        return None
-
-    def _log(self, method: str, path: str, status: int) -> None:
-        with self._lock:
-            self._state.request_log.append((method, path, status))
-
     @property
     def state(self) -> _State:
         return self._state
@@ -705,82 +672,22 @@ def crc_check(url: str, consumer_secret: str, timeout_s: float) -> None:
         raise WebhookRegistrationError("CRC answer has the wrong response_token")
 
 
-class _FaultMiddleware:
-    """Pure ASGI: applies injected faults and logs ``(method, path, status)``."""
-
-    def __init__(self, fake: FakeX, app: ASGIApp) -> None:
-        self._fake = fake
-        self._app = app
-
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_fake"):
-            await self._app(scope, receive, send)
-            return
-        method, path = scope["method"], scope["path"]
-        fault = self._fake._next_fault(method, path)
-        logged = [False]
-
-        async def logging_send(message: Any) -> None:
-            # Logged before the answer leaves, so a client that has it finds it in the log.
-            if message["type"] == "http.response.start" and not logged[0]:
-                logged[0] = True
-                self._fake._log(method, path, message["status"])
-            await send(message)
-
-        try:
-            if fault is not None and fault.kind != "slow":
-                await _apply_fault(fault, self._fake.now(), logging_send)
-                return
-            if fault is not None:
-                await asyncio.sleep(fault.delay_s)
-            await self._app(scope, receive, logging_send)
-        finally:
-            if not logged[0]:  # no answer at all
-                self._fake._log(method, path, 0)
-
-
-async def _apply_fault(fault: _Fault, now: float, send: Callable[[Any], Awaitable[None]]) -> None:
-    if fault.kind == "drop":
-        # Promise a body, send part of it, then stop: the client sees the link drop.
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-length", b"1000")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"data":', "more_body": True})
-        return  # uvicorn closes the connection of an unfinished answer
-    if fault.kind == "429":
+def _error_body(
+    status: int, now: float, reset_after_s: float
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """An injected error in X's words: a 429 with its rate-limit headers, or a problem."""
+    if status == 429:
         problem = _rate_limited(
             {
                 "x-rate-limit-limit": "1",
                 "x-rate-limit-remaining": "0",
-                "x-rate-limit-reset": str(int(now + fault.reset_after_s)),
+                "x-rate-limit-reset": str(int(now + reset_after_s)),
             }
         )
-    else:
-        status = int(fault.kind)
-        problem = XProblem(
-            status,
-            {
-                "title": "Service Unavailable" if status == 503 else "Internal Server Error",
-                "type": "about:blank",
-                "status": status,
-                "detail": "injected fault",
-            },
-        )
-    response = JSONResponse(problem.body, problem.status, headers=problem.headers)
-    await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Any:
-    return {"type": "http.disconnect"}
+        return problem.body, problem.headers
+    title = "Service Unavailable" if status == 503 else "Internal Server Error"
+    body = {"title": title, "type": "about:blank", "status": status, "detail": "injected fault"}
+    return body, {}
 
 
 class LoopbackServer:
