@@ -279,8 +279,9 @@ def choose(outputs: Outputs, data: Path, max_loss_points: float) -> dict[str, An
 
 def train_left_out(args: argparse.Namespace) -> Outputs:
     from aircraftml.vision import train as tr
+    from aircraftml.vision.dataset import list_labels, list_split
 
-    labels = tr.list_labels(args.data)
+    labels = list_labels(args.data)
     leave_out = tuple(args.leave_out or DEFAULT_LEAVE_OUT)
     missing = [label for label in leave_out if label not in labels]
     if missing:
@@ -307,7 +308,7 @@ def train_left_out(args: argparse.Namespace) -> Outputs:
             ("val", 1, "val"),
             ("test", 1, "test"),
         ):
-            items = tr.list_split(args.data, split, labels)  # full labels: the cache matches
+            items = list_split(args.data, split, labels)  # full labels: the cache matches
             sets[split] = tr.extract_features(
                 session,
                 items,
@@ -371,14 +372,14 @@ def dump(path: Path, outputs: Outputs, back: Any, sets: dict[str, Any], train_kn
 
 
 def load_dump(path: Path, data: Path, epochs: int) -> Outputs:
-    from aircraftml.vision import train as tr
+    from aircraftml.vision.dataset import list_labels
 
     with np.load(path) as saved:
         known_labels = tuple(str(label) for label in saved["known_labels"])
         labels = (
             tuple(str(label) for label in saved["labels"])
             if "labels" in saved
-            else tr.list_labels(data)
+            else list_labels(data)
         )
         return Outputs(
             labels,

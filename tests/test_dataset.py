@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aircraftml.vision.dataset import DatasetError, list_images, read_roles
+from aircraftml.vision.dataset import (
+    DatasetError,
+    LabelledImage,
+    list_images,
+    list_labels,
+    list_split,
+    read_roles,
+)
 
 
 def _photo(path: Path) -> None:
@@ -48,3 +55,30 @@ def test_roles_come_from_index_csv_when_it_has_the_columns(tmp_path: Path) -> No
     assert read_roles(tmp_path) == {"ATR 42": "civil", "Junkers Ju 87": "military"}
     (tmp_path / "index.csv").write_text("label,kind\nATR 42,civil\n")
     assert read_roles(tmp_path) == {}
+
+
+def test_a_split_is_numbered_by_the_train_labels(tmp_path: Path) -> None:
+    # Given train with two labels and a val split holding photos of one of them
+    _photo(tmp_path / "train" / "Boeing 747" / "a.jpg")
+    _photo(tmp_path / "train" / "Airbus A320" / "b.jpg")
+    _photo(tmp_path / "val" / "Boeing 747" / "c.jpg")
+    labels = list_labels(tmp_path)
+    # Then the labels are train's folders, sorted, and each val photo carries its index
+    assert labels == ("Airbus A320", "Boeing 747")
+    assert list_split(tmp_path, "val", labels) == [
+        LabelledImage(tmp_path / "val" / "Boeing 747" / "c.jpg", 1)
+    ]
+
+
+def test_a_layout_training_cannot_use_is_a_one_line_error(tmp_path: Path) -> None:
+    # One label folder is too few to learn from
+    _photo(tmp_path / "train" / "Boeing 747" / "a.jpg")
+    with pytest.raises(DatasetError, match="needs at least two label folders, found 1"):
+        list_labels(tmp_path)
+    # A split with a label train does not have, or with no photo at all
+    _photo(tmp_path / "val" / "Fokker 100" / "b.jpg")
+    with pytest.raises(DatasetError, match="label folders not in train/: Fokker 100"):
+        list_split(tmp_path, "val", ("Airbus A320", "Boeing 747"))
+    (tmp_path / "test" / "Boeing 747").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="holds no images Pillow can read"):
+        list_split(tmp_path, "test", ("Airbus A320", "Boeing 747"))

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from aircraftml.cli import main
 from aircraftml.vision import train as tr
+from aircraftml.vision.dataset import list_labels, list_split
 
 torch = pytest.importorskip("torch", reason="training needs torch (the 'train' extra)")
 pytest.importorskip("efficientnet_lite_pytorch", reason="training needs the 'train' extra")
@@ -25,8 +26,8 @@ from test_train import make_pattern_dataset  # noqa: E402  (after the skips)
 
 
 def _fresh_views(data_dir: Path, config: tr.TrainConfig) -> tr.FreshViews:
-    labels = tr.list_labels(data_dir)
-    return tr.FreshViews(tr.list_split(data_dir, "train", labels), config, progress=False)
+    labels = list_labels(data_dir)
+    return tr.FreshViews(list_split(data_dir, "train", labels), config, progress=False)
 
 
 def test_each_epoch_cuts_new_views_and_any_worker_cuts_the_same_ones(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ military...), as in ``../shared/data/aircraft-types-v2``.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -55,3 +57,32 @@ def read_roles(data_dir: Path) -> dict[str, str]:
         if not reader.fieldnames or not {"label", "role"} <= set(reader.fieldnames):
             return {}
         return {row["label"]: row["role"] for row in reader if row.get("label")}
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledImage:
+    path: Path
+    label_index: int
+
+
+def list_labels(data_dir: Path) -> tuple[str, ...]:
+    """The class names: the folders of ``data_dir/train``, sorted."""
+    labels = tuple(p.name for p in label_folders(data_dir, "train"))
+    if len(labels) < 2:
+        raise DatasetError(
+            f"{data_dir / 'train'} needs at least two label folders, found {len(labels)}"
+        )
+    return labels
+
+
+def list_split(data_dir: Path, split: str, labels: Sequence[str]) -> list[LabelledImage]:
+    """Every image of ``data_dir/split`` (see ``dataset.list_images``) for the known labels.
+    A label folder that ``labels`` does not know raises ``DatasetError``."""
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = [p.name for p in label_folders(data_dir, split) if p.name not in index]
+    if unknown:
+        raise DatasetError(f"{data_dir / split}: label folders not in train/: {', '.join(unknown)}")
+    items = [LabelledImage(path, index[label]) for path, label in list_images(data_dir, split)]
+    if not items:
+        raise DatasetError(f"{data_dir / split} holds no images Pillow can read")
+    return items

@@ -56,7 +56,7 @@ from aircraftml.vision.classifier import (
     to_input_array,
 )
 from aircraftml.vision.crop import DEFAULT_CROP_MARGIN
-from aircraftml.vision.dataset import label_folders, list_images
+from aircraftml.vision.dataset import LabelledImage, list_labels, list_split
 from aircraftml.vision.model_card import data_terms, model_card
 from aircraftml.vision.taxonomy import TAXONOMY_FILE, Taxonomy
 
@@ -162,40 +162,6 @@ def starting_recipe(refit: Refit | None, *, quick: bool = False) -> TrainConfig:
     if refit is not None:
         return refit.config
     return TrainConfig.quick() if quick else TrainConfig()
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledImage:
-    path: Path
-    label_index: int
-
-
-# ----------------------------------------------------------------------------- data layout
-
-
-def list_labels(data_dir: Path) -> tuple[str, ...]:
-    """The class names: the folders of ``data_dir/train``, sorted."""
-    labels = tuple(p.name for p in label_folders(data_dir, "train"))
-    if len(labels) < 2:
-        raise TrainingError(
-            f"{data_dir / 'train'} needs at least two label folders, found {len(labels)}"
-        )
-    return labels
-
-
-def list_split(data_dir: Path, split: str, labels: Sequence[str]) -> list[LabelledImage]:
-    """Every image of ``data_dir/split`` (see ``dataset.list_images``) for the known labels.
-    A label folder that ``labels`` does not know raises ``TrainingError``."""
-    index = {label: i for i, label in enumerate(labels)}
-    unknown = [p.name for p in label_folders(data_dir, split) if p.name not in index]
-    if unknown:
-        raise TrainingError(
-            f"{data_dir / split}: label folders not in train/: {', '.join(unknown)}"
-        )
-    items = [LabelledImage(path, index[label]) for path, label in list_images(data_dir, split)]
-    if not items:
-        raise TrainingError(f"{data_dir / split} holds no images Pillow can read")
-    return items
 
 
 def load_rgb(path: Path) -> Image.Image | None:
