@@ -1,7 +1,8 @@
 """What every platform client does around one HTTP exchange, in one place: a failure to get
 an answer (connect, timeout, dropped link, bad URL) becomes that network's error through its
-``map_error``; an error answer too; a success that is not the JSON it should be is a
-``TransientError`` (a proxy's error page, a truncated body: worth another try).
+``map_error``, which reads the network's own error answers and leaves the rest to
+``no_answer_error``; a success that is not the JSON it should be is a ``TransientError`` (a
+proxy's error page, a truncated body: worth another try).
 """
 
 from __future__ import annotations
@@ -12,9 +13,21 @@ from typing import Any
 
 import httpx
 
-from aircraftml.errors import AircraftMLError, TransientError
+from aircraftml.errors import AircraftMLError, PermanentError, TransientError
 
 MapError = Callable[[httpx.Response | Exception, str], AircraftMLError]
+
+
+def no_answer_error(problem: Exception, what: str) -> AircraftMLError:
+    """The error for an exchange that got no answer to read, the same on every network: a
+    timeout or a failed link is worth another try; a bad URL, or a misused stream, is not."""
+    if isinstance(problem, httpx.TimeoutException):
+        return TransientError(f"{what}: timed out ({type(problem).__name__})")
+    if isinstance(problem, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return PermanentError(f"{what}: invalid URL ({problem})")
+    if isinstance(problem, httpx.TransportError | httpx.DecodingError):
+        return TransientError(f"{what}: connection failed ({type(problem).__name__}: {problem})")
+    return PermanentError(f"{what}: {type(problem).__name__}: {problem}")
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
-from aircraftml.platforms.answers import guarded, json_object
+from aircraftml.platforms.answers import guarded, json_object, no_answer_error
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.http_deadline import within_deadline
 from aircraftml.platforms.photos import PhotoFetcher
@@ -75,13 +75,7 @@ def map_error(
         return _error_for_response(
             problem, what, time.time() if now_epoch_s is None else now_epoch_s
         )
-    if isinstance(problem, httpx.TimeoutException):
-        return TransientError(f"{what}: timed out ({type(problem).__name__})")
-    if isinstance(problem, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return PermanentError(f"{what}: invalid URL ({problem})")
-    if isinstance(problem, httpx.TransportError | httpx.DecodingError):
-        return TransientError(f"{what}: connection failed ({type(problem).__name__}: {problem})")
-    return PermanentError(f"{what}: {type(problem).__name__}: {problem}")
+    return no_answer_error(problem, what)
 
 
 def _error_for_response(response: httpx.Response, what: str, now_epoch_s: float) -> AircraftMLError:

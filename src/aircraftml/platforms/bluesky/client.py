@@ -37,7 +37,7 @@ from aircraftml.errors import (
     RateLimited,
     TransientError,
 )
-from aircraftml.platforms.answers import guarded, json_object
+from aircraftml.platforms.answers import guarded, json_object, no_answer_error
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.bluesky import text as bluesky_text
 from aircraftml.platforms.photos import PhotoFetcher
@@ -73,13 +73,7 @@ def map_error(
         if status == 400 and "already exists" in message.lower():
             return DuplicateContent(text)
         return PermanentError(text)
-    if isinstance(problem, httpx.TimeoutException):
-        return TransientError(f"{what}: timed out ({type(problem).__name__})")
-    if isinstance(problem, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return PermanentError(f"{what}: invalid URL ({problem})")
-    if isinstance(problem, httpx.TransportError | httpx.DecodingError | httpx.StreamError):
-        return TransientError(f"{what}: connection failed ({type(problem).__name__}: {problem})")
-    return PermanentError(f"{what}: {type(problem).__name__}: {problem}")
+    return no_answer_error(problem, what)
 
 
 def _reset_epoch_s(headers: httpx.Headers, now_epoch_s: float) -> float:

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from aircraftml.errors import AircraftMLError, PermanentError, RateLimited, TransientError
-from aircraftml.platforms.answers import guarded, json_list, json_object
+from aircraftml.platforms.answers import guarded, json_list, json_object, no_answer_error
 from aircraftml.platforms.base import Post, ReplyImage
 from aircraftml.platforms.mastodon import text as mastodon_text
 from aircraftml.platforms.photos import PhotoFetcher
@@ -80,13 +80,7 @@ def map_error(
         if status >= 500 or status == 408:
             return TransientError(message)
         return PermanentError(message)
-    if isinstance(problem, httpx.TimeoutException):
-        return TransientError(f"{what}: timed out ({type(problem).__name__})")
-    if isinstance(problem, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return PermanentError(f"{what}: invalid URL ({problem})")
-    if isinstance(problem, httpx.TransportError | httpx.DecodingError | httpx.StreamError):
-        return TransientError(f"{what}: connection failed ({type(problem).__name__}: {problem})")
-    return PermanentError(f"{what}: {type(problem).__name__}: {problem}")
+    return no_answer_error(problem, what)
 
 
 def _reset_epoch_s(headers: httpx.Headers, now_epoch_s: float) -> float:
