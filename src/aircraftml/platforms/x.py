@@ -70,7 +70,7 @@ __all__ = [
 def map_error(
     problem: httpx.Response | Exception, what: str, now_epoch_s: float | None = None
 ) -> AircraftMLError:
-    """The one place where HTTP statuses and httpx exceptions become AircraftML errors."""
+    """The one place where X's statuses become AircraftML errors; no answer: ``no_answer_error``."""
     if isinstance(problem, httpx.Response):
         return _error_for_response(
             problem, what, time.time() if now_epoch_s is None else now_epoch_s

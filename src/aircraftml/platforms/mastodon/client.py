@@ -70,7 +70,7 @@ class InstanceLimits:
 def map_error(
     problem: httpx.Response | Exception, what: str, now_epoch_s: float | None = None
 ) -> AircraftMLError:
-    """The one place where Mastodon's statuses and httpx exceptions become our errors."""
+    """The one place where Mastodon's statuses become our errors; no answer: ``no_answer_error``."""
     now = time.time() if now_epoch_s is None else now_epoch_s
     if isinstance(problem, httpx.Response):
         status = problem.status_code
