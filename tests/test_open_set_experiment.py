@@ -74,3 +74,22 @@ def test_claims_right_19_in_20_are_not_enough_while_the_unseen_types_are_claimed
     assert at_default["claims_right"] > 0.95 and at_default["held_out_claimed"] == 1.0
     # And the bar rises to 85%, the lowest that claims none of them
     assert experiment.choose_bar(split, 1.0, tree, full) == 0.85
+
+
+def test_when_no_bar_keeps_the_unseen_types_out_the_highest_is_kept_and_said(
+    experiment, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    # Given a model that names a type it never saw (D) at 99.5%, as sure as the known ones
+    rows = [_row(0, 0.995)] * 20 + [_row(0, 0.995)] * 4
+    split = experiment.Split(
+        logits=np.log(np.asarray(rows, dtype=np.float32)),
+        truth=np.asarray([0] * 20 + [-1] * 4),
+        held=np.asarray([False] * 20 + [True] * 4),
+        held_truths=[None] * 20 + ["D"] * 4,
+    )
+    tree, full = Taxonomy.flat(("A", "B", "C")), Taxonomy.flat(("A", "B", "C", "D"))
+    # When the bar is chosen
+    bar = experiment.choose_bar(split, 1.0, tree, full)
+    # Then it is the highest tried (99%), and the log says that no bar met both goals
+    assert bar == experiment.CLAIM_BARS[-1] == 0.99
+    assert "no claim bar meets both goals" in caplog.text
