@@ -570,6 +570,16 @@ def training_device() -> str:
     return "cuda" if _require_torch().cuda.is_available() else "cpu"
 
 
+def on_device(tensor: Any, device: str) -> Any:
+    """A batch of maps (or images) where the back runs, in the channels-last layout the back
+    is kept in (``fit_back``): its depthwise convolutions run 1.45x faster that way on the
+    CPU (``benchmarks/bench_training.py``). Any other tensor just moves."""
+    torch = _require_torch()
+    if tensor.dim() != 4:
+        return tensor.to(device)
+    return tensor.to(device, memory_format=torch.channels_last)
+
+
 def predict_logits(
     back: Any, features: npt.NDArray[np.float16], *, with_features: bool = False
 ) -> Any:
@@ -586,7 +596,7 @@ def predict_logits(
         with torch.no_grad():
             for i in range(0, len(features), 128):
                 batch = torch.from_numpy(features[i : i + 128].astype(np.float32))
-                outs.append(back(batch.to(device)).cpu().numpy())
+                outs.append(back(on_device(batch, device)).cpu().numpy())
     finally:
         hook.remove()
     logits = np.concatenate(outs).astype(np.float32)
@@ -640,7 +650,7 @@ def fit_back(
     from tqdm import tqdm
 
     device = training_device()
-    back.to(device)
+    back.to(device, memory_format=torch.channels_last)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     steps_per_epoch = len(epoch_batches(train, config, np.random.default_rng(0)))
@@ -673,7 +683,7 @@ def fit_back(
         back.train()
         batches = epoch_batches(train, config, rng)
         for batch_ids, inputs in zip(batches, train.batches(batches, epoch), strict=True):
-            features = inputs.to(device)
+            features = on_device(inputs, device)
             targets = torch.from_numpy(train.label_indices[batch_ids]).to(device)
             partner = None
             if rng.random() < config.cutmix_probability:
