@@ -32,17 +32,24 @@ def _row(best: int, confidence: float) -> list[float]:
     return row
 
 
+def _split(experiment, known_rows: list[list[float]], unseen_rows: list[list[float]]):  # type: ignore[no-untyped-def]
+    """A split of photos of A (``known_rows``: the model's probabilities for A, B and C),
+    then of D, a type the model never saw (``unseen_rows``)."""
+    rows = known_rows + unseen_rows
+    n_known, n_unseen = len(known_rows), len(unseen_rows)
+    return experiment.Split(
+        logits=np.log(np.asarray(rows, dtype=np.float32)),
+        truth=np.asarray([0] * n_known + [-1] * n_unseen),
+        held=np.asarray([False] * n_known + [True] * n_unseen),
+        held_truths=[None] * n_known + ["D"] * n_unseen,
+    )
+
+
 def test_the_bar_rises_until_the_left_out_types_claims_are_gone(experiment) -> None:  # type: ignore[no-untyped-def]
     # Given a model of three types: 18 photos of A named at 95%, 2 of A taken for B at 72%,
     # and 4 photos of a type it never saw (D) taken for A at 72%
     known = ("A", "B", "C")
-    rows = [_row(0, 0.95)] * 18 + [_row(1, 0.72)] * 2 + [_row(0, 0.72)] * 4
-    split = experiment.Split(
-        logits=np.log(np.asarray(rows, dtype=np.float32)),
-        truth=np.asarray([0] * 20 + [-1] * 4),
-        held=np.asarray([False] * 20 + [True] * 4),
-        held_truths=[None] * 20 + ["D"] * 4,
-    )
+    split = _split(experiment, [_row(0, 0.95)] * 18 + [_row(1, 0.72)] * 2, [_row(0, 0.72)] * 4)
     tree, full = Taxonomy.flat(known), Taxonomy.flat((*known, "D"))
     # Then at the default bar (65%) 18 of 24 claims are right, and every D is claimed
     at_default = experiment.figures(split, 1.0, "max_probability", 0.0, 0.65, tree, full)
@@ -61,13 +68,7 @@ def test_claims_right_19_in_20_are_not_enough_while_the_unseen_types_are_claimed
     experiment,
 ) -> None:  # type: ignore[no-untyped-def]
     # Given 100 photos of A named at 95%, and 4 of a type the model never saw taken for A at 80%
-    rows = [_row(0, 0.95)] * 100 + [_row(0, 0.80)] * 4
-    split = experiment.Split(
-        logits=np.log(np.asarray(rows, dtype=np.float32)),
-        truth=np.asarray([0] * 100 + [-1] * 4),
-        held=np.asarray([False] * 100 + [True] * 4),
-        held_truths=[None] * 100 + ["D"] * 4,
-    )
+    split = _split(experiment, [_row(0, 0.95)] * 100, [_row(0, 0.80)] * 4)
     tree, full = Taxonomy.flat(("A", "B", "C")), Taxonomy.flat(("A", "B", "C", "D"))
     # Then from 65% claims are right 96% of the time, but every photo of D is claimed
     at_default = experiment.figures(split, 1.0, "max_probability", 0.0, 0.65, tree, full)
@@ -80,13 +81,7 @@ def test_when_no_bar_keeps_the_unseen_types_out_the_highest_is_kept_and_said(
     experiment, caplog
 ) -> None:  # type: ignore[no-untyped-def]
     # Given a model that names a type it never saw (D) at 99.5%, as sure as the known ones
-    rows = [_row(0, 0.995)] * 20 + [_row(0, 0.995)] * 4
-    split = experiment.Split(
-        logits=np.log(np.asarray(rows, dtype=np.float32)),
-        truth=np.asarray([0] * 20 + [-1] * 4),
-        held=np.asarray([False] * 20 + [True] * 4),
-        held_truths=[None] * 20 + ["D"] * 4,
-    )
+    split = _split(experiment, [_row(0, 0.995)] * 20, [_row(0, 0.995)] * 4)
     tree, full = Taxonomy.flat(("A", "B", "C")), Taxonomy.flat(("A", "B", "C", "D"))
     # When the bar is chosen
     bar = experiment.choose_bar(split, 1.0, tree, full)
