@@ -54,7 +54,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = TrainConfig(fine_tune_from_block=args.from_block)
-    front, _ = build_networks(load_backbone(), N_LABELS, config)
+    front, back = build_networks(load_backbone(), N_LABELS, config)
+    back.train()
     with torch.no_grad():
         image = torch.from_numpy(np.zeros((1, 3, INPUT_SIZE_PX, INPUT_SIZE_PX), np.float32))
         map_shape = front(image).shape[1:]
@@ -67,8 +68,7 @@ def main() -> None:
     layouts = {"channels first": torch.contiguous_format, "channels last": torch.channels_last}
     medians = {}
     for name, layout in layouts.items():
-        _, back = build_networks(load_backbone(), N_LABELS, config)
-        back.train().to(memory_format=layout)
+        back.to(memory_format=layout)  # the same network each time, laid out anew
         medians[name] = median_step_s(
             back, maps.contiguous(memory_format=layout), targets, args.runs
         )

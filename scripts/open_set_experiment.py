@@ -206,8 +206,9 @@ def choose_bar(split: Split, temperature: float, taxonomy: Any, full_taxonomy: A
             and result["held_out_claimed"] <= LEFT_OUT_CLAIMED_GOAL
         ):
             return bar
-    logger.warning("no claim bar meets both goals on val; keeping the highest, %.2f", bar)
-    return CLAIM_BARS[-1]
+    highest = CLAIM_BARS[-1]
+    logger.warning("no claim bar meets both goals on val; keeping the highest, %.2f", highest)
+    return highest
 
 
 def choose_rule(
