@@ -572,7 +572,7 @@ def training_device() -> str:
 
 def on_device(batch: Any, device: str) -> Any:
     """A batch of maps (or images) where the back runs, in the channels-last layout the back
-    is kept in (``fit_back``): a training step is 1.30x as fast that way on two CPU cores
+    is kept in (``fit_back``): a training step is 1.3-1.6x as fast that way on two CPU cores
     from block 8, 1.84x for every block (``benchmarks/bench_training.py``)."""
     return batch.to(device, memory_format=_require_torch().channels_last)
 
